@@ -1,0 +1,221 @@
+"""The first optimizers (SGD, AdaGrad, RMSProp, Adam, AdamW) against torch.optim and by hand,
+plus the shared machinery: validation, resume, the compiled execution path."""
+import copy
+
+import pytest
+import torch
+
+from lecture_code.optimizers import (OPTIMIZERS, SGD, AdaGrad, Adam, AdamW, RMSProp)
+
+# Each case: our class and kwargs, torch's class and the kwargs that mean the same math.
+PARITY_CASES = [
+    (SGD, dict(lr=0.05), torch.optim.SGD, dict(lr=0.05)),
+    (SGD, dict(lr=0.05, weight_decay=0.1), torch.optim.SGD, dict(lr=0.05, weight_decay=0.1)),
+    (SGD, dict(lr=0.02, momentum=0.9), torch.optim.SGD, dict(lr=0.02, momentum=0.9)),
+    (SGD, dict(lr=0.02, momentum=0.99, weight_decay=0.01), torch.optim.SGD,
+     dict(lr=0.02, momentum=0.99, weight_decay=0.01)),
+    (SGD, dict(lr=0.02, momentum=0.9, nesterov=True), torch.optim.SGD,
+     dict(lr=0.02, momentum=0.9, nesterov=True)),
+    (AdaGrad, dict(lr=0.1), torch.optim.Adagrad, dict(lr=0.1, eps=1e-7)),
+    (AdaGrad, dict(lr=0.3, eps=1e-5, weight_decay=0.05), torch.optim.Adagrad,
+     dict(lr=0.3, eps=1e-5, weight_decay=0.05)),
+    (RMSProp, dict(lr=0.01), torch.optim.RMSprop, dict(lr=0.01, alpha=0.99, eps=1e-7)),
+    (RMSProp, dict(lr=0.001, decay_rate=0.95, eps=1e-6, weight_decay=0.1), torch.optim.RMSprop,
+     dict(lr=0.001, alpha=0.95, eps=1e-6, weight_decay=0.1)),
+    (Adam, dict(lr=0.01), torch.optim.Adam, dict(lr=0.01)),
+    (Adam, dict(lr=0.003, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1), torch.optim.Adam,
+     dict(lr=0.003, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1)),
+    (AdamW, dict(lr=0.01), torch.optim.AdamW, dict(lr=0.01)),
+    (AdamW, dict(lr=0.005, betas=(0.8, 0.99), weight_decay=0.3), torch.optim.AdamW,
+     dict(lr=0.005, betas=(0.8, 0.99), weight_decay=0.3)),
+]
+
+
+def least_squares_problem(seed, dtype=torch.float64):
+    """A random, well-conditioned least-squares problem with two parameter tensors.
+
+    The start lies far from the optimum: near an optimum the adaptive methods divide tiny
+    gradients by tiny running averages, which amplifies last-bit rounding differences (torch's
+    kernels use fused multiply-adds) into visible ones — a property of the dynamics, not of the
+    update rule under test.
+    """
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(64, 6, generator=g, dtype=dtype)
+    y = torch.randn(64, 3, generator=g, dtype=dtype)
+    weight = torch.randn(6, 3, generator=g, dtype=dtype) + 3.0
+    bias = torch.randn(3, generator=g, dtype=dtype)
+
+    def loss(params):
+        w, b = params
+        return ((x @ w + b - y) ** 2).mean()
+
+    return loss, [weight, bias]
+
+
+def run(optimizer_cls, kwargs, params, loss, steps):
+    params = [p.detach().clone().requires_grad_() for p in params]
+    optimizer = optimizer_cls(params, **kwargs)
+    for _ in range(steps):
+        optimizer.zero_grad()
+        loss(params).backward()
+        optimizer.step()
+    return params, optimizer
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("ours, our_kwargs, theirs, their_kwargs", PARITY_CASES,
+                         ids=lambda v: getattr(v, "__name__", None))
+def test_matches_torch_optim(ours, our_kwargs, theirs, their_kwargs, seed):
+    loss, params = least_squares_problem(seed)
+    mine, _ = run(ours, our_kwargs, params, loss, 150)
+    reference, _ = run(theirs, their_kwargs, params, loss, 150)
+    for a, b in zip(mine, reference):
+        assert not torch.equal(a, params[0]) and not torch.equal(b, params[0])
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("lr, betas, eps", [(1e-3, (0.9, 0.999), 1e-8), (0.01, (0.8, 0.99), 1e-4)])
+def test_adam_without_bias_correction_by_hand(lr, betas, eps):
+    """θ ← θ − α m / (√v + ε), the equations evaluated step by step in plain Python floats."""
+    beta1, beta2 = betas
+    loss, params = least_squares_problem(3)
+    ours, _ = run(Adam, dict(lr=lr, betas=betas, eps=eps, bias_correction=False), params, loss,
+                  100)
+    theta = [p.detach().clone() for p in params]
+    m = [torch.zeros_like(p) for p in theta]
+    v = [torch.zeros_like(p) for p in theta]
+    for _ in range(100):
+        ps = [p.clone().requires_grad_() for p in theta]
+        grads = torch.autograd.grad(loss(ps), ps)
+        for i, g in enumerate(grads):
+            m[i] = beta1 * m[i] + (1 - beta1) * g
+            v[i] = beta2 * v[i] + (1 - beta2) * g * g
+            theta[i] = theta[i] - lr * m[i] / (torch.sqrt(v[i]) + eps)
+    for a, b in zip(ours, theta):
+        torch.testing.assert_close(a.detach(), b, rtol=0, atol=1e-10)
+
+
+def test_adam_without_bias_correction_takes_a_huge_first_step():
+    """The slides' warning: with v₀ = 0 and β2 = 0.999, the first step is ≈ α·g/(√0.001|g|)·0.1."""
+    p = torch.nn.Parameter(torch.tensor([1.0], dtype=torch.float64))
+    corrected = torch.nn.Parameter(p.detach().clone())
+    for param, flag in ((p, False), (corrected, True)):
+        param.grad = torch.tensor([0.01], dtype=torch.float64)
+        Adam([param], lr=1e-3, bias_correction=flag).step()
+    first_uncorrected = 1.0 - p.item()
+    first_corrected = 1.0 - corrected.item()
+    assert first_corrected == pytest.approx(1e-3, rel=1e-4)
+    # m₁ = 0.1 g, √v₁ = √0.001 |g| → step = α · 0.1/√0.001 ≈ 3.16 α
+    assert first_uncorrected == pytest.approx(1e-3 * 0.1 / 0.001 ** 0.5, rel=1e-4)
+
+
+BAD_ARGUMENTS = [
+    (SGD, dict(lr=-0.1), "lr"),
+    (SGD, dict(lr=0.1, momentum=1.5), "momentum"),
+    (SGD, dict(lr=0.1, momentum=-0.1), "momentum"),
+    (SGD, dict(lr=0.1, nesterov=True), "nesterov"),
+    (SGD, dict(lr=0.1, weight_decay=-1.0), "weight_decay"),
+    (AdaGrad, dict(eps=-1e-7), "eps"),
+    (RMSProp, dict(decay_rate=1.0), "decay_rate"),
+    (Adam, dict(betas=(0.9, 1.0)), "betas[1]"),
+    (Adam, dict(betas=(-0.1, 0.999)), "betas[0]"),
+    (Adam, dict(lr=float("nan")), "lr"),
+    (AdamW, dict(weight_decay=-0.01), "weight_decay"),
+    (Adam, dict(execution="fast"), "execution"),
+]
+
+
+@pytest.mark.parametrize("cls, kwargs, name", BAD_ARGUMENTS,
+                         ids=lambda v: v if isinstance(v, str) else None)
+def test_bad_hyperparameters_name_the_argument(cls, kwargs, name):
+    kwargs = {"lr": 0.01, **kwargs} if cls is SGD else kwargs
+    with pytest.raises(ValueError) as error:
+        cls([torch.nn.Parameter(torch.zeros(2))], **kwargs)
+    message = str(error.value)
+    assert message.startswith(name) or f" {name}" in message
+    bad_value = next(v for k, v in kwargs.items() if name.split("[")[0] == k)
+    if isinstance(bad_value, tuple):
+        bad_value = bad_value[int(name[-2])]
+    assert repr(bad_value) in message
+
+
+@pytest.mark.parametrize("kwargs, name", [(dict(lr="0.1"), "lr"), (dict(betas=0.9), "betas"),
+                                           (dict(bias_correction=1), "bias_correction")])
+def test_wrong_types_raise_type_error(kwargs, name):
+    with pytest.raises(TypeError, match=name):
+        Adam([torch.nn.Parameter(torch.zeros(2))], **kwargs)
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_resume_from_state_dict_is_bit_identical(name, tmp_path):
+    cls = OPTIMIZERS[name]
+    kwargs = {"lr": 0.01, "momentum": 0.9} if cls is SGD else {"lr": 0.01}
+    loss, params = least_squares_problem(5, dtype=torch.float32)
+    straight, _ = run(cls, kwargs, params, loss, 20)
+
+    first_half, optimizer = run(cls, kwargs, params, loss, 10)
+    torch.save({"params": first_half, "optimizer": optimizer.state_dict()}, tmp_path / "ckpt.pt")
+    checkpoint = torch.load(tmp_path / "ckpt.pt")
+    resumed = [p.detach().clone().requires_grad_() for p in checkpoint["params"]]
+    fresh = cls(resumed, **kwargs)
+    fresh.load_state_dict(checkpoint["optimizer"])
+    for _ in range(10):
+        fresh.zero_grad()
+        loss(resumed).backward()
+        fresh.step()
+    for a, b in zip(straight, resumed):
+        assert torch.equal(a, b)
+
+
+def test_parameters_without_gradient_and_empty_tensors_are_handled():
+    used = torch.nn.Parameter(torch.ones(3))
+    frozen = torch.nn.Parameter(torch.ones(3))
+    empty = torch.nn.Parameter(torch.ones(0))
+    optimizer = Adam([used, frozen, empty], lr=0.1)
+    used.grad = torch.ones(3)
+    empty.grad = torch.ones(0)
+    optimizer.step()
+    assert torch.equal(frozen.detach(), torch.ones(3)) and frozen not in optimizer.state
+    assert torch.all(used < 1)
+
+
+def test_param_groups_use_their_own_hyperparameters():
+    a = torch.nn.Parameter(torch.zeros(2))
+    b = torch.nn.Parameter(torch.zeros(2))
+    optimizer = SGD([{"params": [a]}, {"params": [b], "lr": 1.0}], lr=0.1)
+    a.grad, b.grad = torch.ones(2), torch.ones(2)
+    optimizer.step()
+    assert torch.allclose(a, torch.full((2,), -0.1)) and torch.allclose(b, torch.full((2,), -1.0))
+
+
+def test_sparse_gradients_are_refused():
+    p = torch.nn.Parameter(torch.zeros(3))
+    p.grad = torch.zeros(3).to_sparse()
+    with pytest.raises(TypeError, match="sparse"):
+        Adam([p]).step()
+
+
+@pytest.mark.parametrize("name", ["SGD", "AdaGrad", "RMSProp", "AdamW", "DiffGradNorm",
+                                  "AdaBeliefCentralized", "RAdamInject"])
+def test_compiled_execution_matches_eager(name):
+    """The fast path runs the same rule fused by torch.compile: equal to 1e-6 in float32,
+    on mixed shapes, an empty tensor, a parameter without gradient and two param groups."""
+    cls = OPTIMIZERS[name]
+    extra = {"momentum": 0.9} if cls is SGD else {}
+    g = torch.Generator().manual_seed(0)
+    shapes = [(7, 5), (5,), (0,), (3, 2, 2), (4,)]
+    initial = [torch.randn(s, generator=g) for s in shapes]
+    grads = [[torch.randn(s, generator=g) for s in shapes] for _ in range(5)]
+    results = []
+    for execution in ("eager", "compiled"):
+        params = [torch.nn.Parameter(p.clone()) for p in initial]
+        groups = [{"params": params[:3]}, {"params": params[3:], "lr": 0.003}]
+        optimizer = cls(groups, lr=0.01, execution=execution, **extra)
+        for step_grads in grads:
+            for p, grad in zip(params, step_grads):
+                p.grad = None if p is params[4] else grad.clone()
+            optimizer.step()
+        results.append(params)
+    for eager, compiled in zip(*results):
+        torch.testing.assert_close(compiled.detach(), eager.detach(), rtol=1e-6, atol=1e-6)
+    assert torch.equal(results[1][4].detach(), initial[4])
