@@ -88,13 +88,13 @@ def saddle() -> Surface:
 
 
 def two_minima() -> Surface:
-    r"""f = (x² − 1)² + 0.3 x + y²: a local minimum near x ≈ 0.96 and the global one near −1.04."""
+    r"""f = (x² − 1)² + 0.3 x + y²: a local minimum at x ≈ 0.960 and the global one at x ≈ −1.036."""
     return Surface(
         name="local and global minimum",
         f=lambda x, y: (x ** 2 - 1) ** 2 + 0.3 * x + y ** 2,
         grad=lambda x, y: (4 * x * (x ** 2 - 1) + 0.3, 2 * y),
         extent=(-2.0, 2.0, -1.5, 1.5), start=(1.8, 1.0),
-        minima=((-1.0366, 0.0), (0.9611, 0.0)))
+        minima=((-1.03558, 0.0), (0.96015, 0.0)))
 
 
 #: The surfaces by name, for pickers in widgets and benchmarks.

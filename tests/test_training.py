@@ -1,0 +1,103 @@
+import math
+
+import pytest
+import torch
+
+from lecture_code import data, device, training
+from lecture_code.optimizers import SGD
+
+
+def small_problem(seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(200, 5, generator=g)
+    y = (x[:, 0] > 0).long()
+    return x, y
+
+
+def test_train_records_losses_and_metrics_and_learns():
+    x, y = small_problem()
+    torch.manual_seed(0)
+    model = training.mlp([5, 16, 2])
+    history = training.train(model, SGD(model.parameters(), lr=0.1, momentum=0.9), (x, y),
+                             epochs=5, batch_size=20, val_data=(x[:50], y[:50]), quiet=True,
+                             generator=torch.Generator().manual_seed(0))
+    assert len(history.step_loss) == 5 * 10
+    assert list(history["epoch"]) == [1, 2, 3, 4, 5]
+    assert history["train_accuracy"][-1] > 0.9
+    assert history["train_loss"][-1] < history["train_loss"][0]
+    with pytest.raises(KeyError, match="val_f1"):
+        history["val_f1"]
+
+
+def test_full_batch_is_one_step_per_epoch():
+    x, y = small_problem()
+    model = training.mlp([5, 2])
+    history = training.train(model, SGD(model.parameters(), lr=0.1), (x, y), epochs=3,
+                             batch_size=None, quiet=True)
+    assert len(history.step_loss) == 3
+
+
+def test_same_generator_gives_identical_runs():
+    x, y = small_problem()
+    runs = []
+    for _ in range(2):
+        torch.manual_seed(1)
+        model = training.mlp([5, 8, 2])
+        runs.append(training.train(model, SGD(model.parameters(), lr=0.1), (x, y), epochs=2,
+                                   quiet=True, generator=torch.Generator().manual_seed(3)).step_loss)
+    assert runs[0] == runs[1]
+
+
+def test_nan_loss_stops_with_a_readable_error():
+    x, y = small_problem()
+    torch.manual_seed(0)
+    model = training.mlp([5, 64, 2])
+    with pytest.raises(training.TrainingDiverged) as error:
+        training.train(model, SGD(model.parameters(), lr=1e6), (x * 100, y), epochs=5,
+                       batch_size=20, quiet=True)
+    message = str(error.value)
+    assert "step" in message and "learning rate 1000000.0" in message
+    assert error.value.step >= 1 and not math.isfinite(error.value.loss)
+
+
+def test_minibatches_cover_every_example_once():
+    batches = list(training.minibatches(10, 3, torch.Generator().manual_seed(0)))
+    assert [len(b) for b in batches] == [3, 3, 3, 1]
+    assert sorted(torch.cat(batches).tolist()) == list(range(10))
+    with pytest.raises(ValueError, match="batch_size"):
+        list(training.minibatches(10, 0))
+
+
+def test_evaluate_restores_training_mode():
+    x, y = small_problem()
+    model = torch.nn.Sequential(torch.nn.Linear(5, 2), torch.nn.Dropout(0.5))
+    model.train()
+    first = training.evaluate(model, x, y)
+    assert model.training and first == training.evaluate(model, x, y)
+
+
+def test_mismatched_data_and_bad_arguments():
+    x, y = small_problem()
+    model = training.mlp([5, 2])
+    with pytest.raises(ValueError, match="200 inputs but 199 targets"):
+        training.train(model, SGD(model.parameters(), lr=0.1), (x, y[:-1]), quiet=True)
+    with pytest.raises(ValueError, match="epochs=0"):
+        training.train(model, SGD(model.parameters(), lr=0.1), (x, y), epochs=0, quiet=True)
+
+
+def test_data_sets_are_offline_standardized_and_disjoint():
+    split = data.digits()
+    assert split.x_train.shape[1] == 64 and split.num_classes == 10
+    assert abs(split.x_train.mean().item()) < 1e-5 and abs(split.x_train.std().item() - 1) < 1e-4
+    assert len(split.y_train) + len(split.y_val) == 1797
+    images = data.digits(images=True)
+    assert images.x_train.shape[1:] == (1, 8, 8)
+    one_d = data.mnist1d(num_samples=400)
+    assert one_d.x_train.shape == (320, 40) and set(one_d.y_train.tolist()) <= set(range(10))
+    assert len(split.subset(50).y_train) == 50
+    with pytest.raises(ValueError, match="val_fraction"):
+        data.digits(val_fraction=1.5)
+
+
+def test_device_is_a_torch_device():
+    assert device().type == ("cuda" if torch.cuda.is_available() else "cpu")
