@@ -11,6 +11,8 @@ moment centralization. Each piece is written once; an algorithm is a choice of p
 """
 from __future__ import annotations
 
+import math
+
 import torch
 
 from .._checks import check_betas, check_bool, check_choice, check_real
@@ -23,40 +25,55 @@ def ema_(average, value, beta):
     average.mul_(beta).add_((1 - beta) * value)
 
 
-def adam_step(m, v, t, beta1, beta2, eps, bias_correction=True):
-    r"""Adam's step direction :math:`\hat m / (\sqrt{\hat v} + \epsilon)`.
+def adam_step_scalars(t, beta1, beta2, rectify=False):
+    r"""The constants of step ``t`` that every element shares, computed once per step.
 
-    With ``bias_correction=False`` it is :math:`m / (\sqrt{v} + \epsilon)`: the slides' "Adam
-    without bias correction", whose first step is huge because :math:`v_1 = (1-\beta_2) g_1^2`.
-    """
-    if not bias_correction:
-        return m / (v.sqrt() + eps)
-    m_hat = m / (1 - beta1 ** t)
-    v_hat = v / (1 - beta2 ** t)
-    return m_hat / (v_hat.sqrt() + eps)
-
-
-def rectified_step(m, v, t, beta1, beta2, eps):
-    r"""RAdam's step direction (Liu et al., ICLR 2020), in the form ``torch.optim.RAdam`` uses.
+    The bias corrections :math:`b_1 = 1-\beta_1^t`, :math:`b_2 = 1-\beta_2^t`; with
+    ``rectify``, RAdam's test :math:`\rho_t > 5` and rectification factor :math:`r_t`:
 
     .. math::
         \rho_\infty = \frac{2}{1-\beta_2} - 1, \quad
         \rho_t = \rho_\infty - \frac{2 t \beta_2^t}{1-\beta_2^t}, \quad
         r_t = \sqrt{\frac{(\rho_t-4)(\rho_t-2)\rho_\infty}{(\rho_\infty-4)(\rho_\infty-2)\rho_t}}
-
-    If :math:`\rho_t > 5` the step is :math:`r_t\, \hat m \sqrt{b_2} / (\sqrt{v} + \epsilon)`;
-    otherwise the variance of the adaptive rate is not yet tractable and the step is the
-    un-adapted :math:`\hat m` (SGD with momentum).
     """
-    rho_inf = 2 / (1 - beta2) - 1
-    bias_correction2 = 1 - beta2 ** t
-    rho_t = rho_inf - 2 * t * beta2 ** t / bias_correction2
-    m_hat = m / (1 - beta1 ** t)
-    # r_t is only used when rho_t > 5; clamp so that the unused branch stays finite.
-    r_t = ((rho_t - 4) * (rho_t - 2) * rho_inf
-           / ((rho_inf - 4) * (rho_inf - 2) * rho_t)).clamp(min=0).sqrt()
-    adaptive = r_t * m_hat * bias_correction2.sqrt() / (v.sqrt() + eps)
-    return torch.where(rho_t > 5, adaptive, m_hat)
+    scalars = {"bias_correction1": 1 - beta1 ** t, "bias_correction2": 1 - beta2 ** t}
+    if rectify:
+        rho_inf = 2 / (1 - beta2) - 1
+        rho_t = rho_inf - 2 * t * beta2 ** t / scalars["bias_correction2"]
+        tractable = rho_t > 5
+        scalars["variance_tractable"] = tractable
+        scalars["rectification"] = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / (
+            (rho_inf - 4) * (rho_inf - 2) * rho_t)) if tractable else 0.0
+    return scalars
+
+
+def adam_step(m, v, bias_correction1, bias_correction2, eps, bias_correction=True):
+    r"""Adam's step direction :math:`\hat m / (\sqrt{\hat v} + \epsilon)`, with
+    :math:`\hat m = m/b_1` and :math:`\hat v = v/b_2`.
+
+    With ``bias_correction=False`` it is :math:`m / (\sqrt{v} + \epsilon)`: the slides' "Adam
+    without bias correction", whose first step is large because :math:`v_1 = (1-\beta_2) g_1^2`.
+    """
+    if not bias_correction:
+        return m / (v.sqrt() + eps)
+    m_hat = m / bias_correction1
+    v_hat = v / bias_correction2
+    return m_hat / (v_hat.sqrt() + eps)
+
+
+def rectified_step(m, v, bias_correction1, bias_correction2, eps, variance_tractable,
+                   rectification):
+    r"""RAdam's step direction (Liu et al., ICLR 2020), in the form ``torch.optim.RAdam`` uses.
+
+    If :math:`\rho_t > 5` (see :func:`adam_step_scalars`) the step is
+    :math:`r_t\, \hat m \sqrt{b_2} / (\sqrt{v} + \epsilon)`; otherwise the variance of the
+    adaptive rate is not yet tractable and the step is the un-adapted :math:`\hat m` (SGD with
+    momentum).
+    """
+    m_hat = m / bias_correction1
+    if not variance_tractable:
+        return m_hat
+    return rectification * m_hat * bias_correction2 ** 0.5 / (v.sqrt() + eps)
 
 
 def diffgrad_friction_(grad, previous_grad):
@@ -88,7 +105,7 @@ def adanorm_correction_(grad, grad_norm_ema, gamma):
     return grad * torch.where(boost, grad_norm_ema / norm, 1.0)
 
 
-def inject_(grad, param, previous_param, k, t):
+def inject_(grad, param, previous_param, k, first_step):
     r"""AdaInject's injected gradient (Dubey et al., IEEE TAI 2023).
 
     .. math::
@@ -100,7 +117,9 @@ def inject_(grad, param, previous_param, k, t):
     """
     delta = previous_param - param
     previous_param.copy_(param)
-    return torch.where(t > 1, (grad + delta * grad * grad) / k, grad)
+    if first_step:
+        return grad
+    return (grad + delta * grad * grad) / k
 
 
 def centralize(m):
@@ -111,10 +130,11 @@ def centralize(m):
 
 # --- the composed rule --------------------------------------------------------------------------
 def adam_family_rule(param, grad, state, *, lr, beta1, beta2, eps, weight_decay,
-                     decoupled_weight_decay=False, bias_correction=True,
-                     second_moment="gradient", friction=False, rectify=False,
+                     bias_correction1, bias_correction2, decoupled_weight_decay=False,
+                     bias_correction=True, second_moment="gradient", friction=False,
+                     rectify=False, variance_tractable=False, rectification=0.0,
                      adanorm=False, adanorm_gamma=0.95, inject=False, inject_k=2.0,
-                     centralize_moment=False):
+                     first_step=False, centralize_moment=False):
     r"""One step of any member of the Adam family on one parameter tensor.
 
     Adam (Kingma & Ba, ICLR 2015)::
@@ -135,9 +155,9 @@ def adam_family_rule(param, grad, state, *, lr, beta1, beta2, eps, weight_decay,
     * ``decoupled_weight_decay=True`` — AdamW: θ ← θ (1 − αλ) instead of g ← g + λθ.
 
     The second moment always uses the raw gradient g; AdaBelief's residual uses what the first
-    moment was fed and the (centralized) moment that the step uses.
+    moment was fed and the (centralized) moment that the step uses. The bias corrections and
+    RAdam's ρ_t, r_t come from :func:`adam_step_scalars`, once per step.
     """
-    t = state["step"]
     if weight_decay != 0:
         if decoupled_weight_decay:
             param *= 1 - lr * weight_decay                   # AdamW: θ ← θ (1 − αλ)
@@ -151,7 +171,7 @@ def adam_family_rule(param, grad, state, *, lr, beta1, beta2, eps, weight_decay,
                                                  adanorm_gamma)
     if inject:
         first_moment_input = inject_(first_moment_input, param, state["previous_param"],
-                                     inject_k, t)
+                                     inject_k, first_step)
     ema_(m, first_moment_input, beta1)                       # m ← β1 m + (1 − β1) g
     m_used = centralize(m) if centralize_moment else m
 
@@ -162,9 +182,11 @@ def adam_family_rule(param, grad, state, *, lr, beta1, beta2, eps, weight_decay,
         ema_(v, grad * grad, beta2)                          # v ← β2 v + (1 − β2) g²
 
     if rectify:
-        direction = rectified_step(m_used, v, t, beta1, beta2, eps)
+        direction = rectified_step(m_used, v, bias_correction1, bias_correction2, eps,
+                                   variance_tractable, rectification)
     else:
-        direction = adam_step(m_used, v, t, beta1, beta2, eps, bias_correction)
+        direction = adam_step(m_used, v, bias_correction1, bias_correction2, eps,
+                              bias_correction)
     if friction:
         direction = diffgrad_friction_(grad, state["previous_grad"]) * direction
     param -= lr * direction                                  # θ ← θ − α · direction
@@ -219,6 +241,12 @@ class AdamFamily(ElementwiseOptimizer):
         if group["inject"]:
             state["previous_param"] = param.detach().clone(memory_format=torch.preserve_format)
         return state
+
+    def step_scalars(self, group, t):
+        scalars = adam_step_scalars(t, *group["betas"], rectify=group["rectify"])
+        if group["inject"]:
+            scalars["first_step"] = t == 1
+        return scalars
 
     def hyperparameters(self, group):
         beta1, beta2 = group["betas"]

@@ -12,11 +12,13 @@ An optimizer here is three things:
   :func:`torch.compile`, which fuses each tensor's update into one pass over memory — the speed
   of ``torch.optim``'s fused kernels without a second, hand-written copy of any algorithm.
 
-Rules only use tensor arithmetic (``+ - * / **``, ``sqrt``, ``torch.where``) on tensors and
-Python numbers, so the very same function runs eagerly and compiled. The step count ``t`` is a
-0-dimensional tensor in the state (as in ``torch.optim``), so bias corrections never force a
-recompilation; in compiled mode the learning rate is passed as a tensor too, so a schedule that
-changes it does not recompile either.
+Rules only use tensor arithmetic (``+ - * /``, ``sqrt``, ``torch.where``) on tensors and
+Python numbers, so the very same function runs eagerly and compiled. Quantities that depend only
+on the step count ``t`` — Adam's bias corrections :math:`1-\beta^t`, RAdam's :math:`\rho_t` —
+are *step scalars*: a class computes them once per step in :meth:`ElementwiseOptimizer.step_scalars`
+and the rule receives them as keyword arguments. Eagerly they are Python floats; compiled, they
+(and the learning rate) are passed as 0-dimensional tensors, so neither a schedule nor the
+advancing step recompiles anything, and no per-element loop re-evaluates a power of β.
 """
 from __future__ import annotations
 
@@ -30,17 +32,19 @@ from .._checks import check_choice, check_real
 EXECUTIONS = ("eager", "compiled")
 
 
-def _apply_rule(rule: Callable, params, grads, states, hyperparameters: dict) -> None:
-    for param, grad, state in zip(params, grads, states):
-        rule(param, grad, state, **hyperparameters)
+def _apply_rule(rule: Callable, params, grads, states, step_scalars, hyperparameters: dict) -> None:
+    for param, grad, state, scalars in zip(params, grads, states, step_scalars):
+        rule(param, grad, state, **hyperparameters, **scalars)
 
 
 class ElementwiseOptimizer(Optimizer):
-    """Base class: subclasses define :meth:`init_state`, :meth:`hyperparameters` and ``rule``.
+    """Base class: subclasses define ``rule``, :meth:`hyperparameters`, and where needed
+    :meth:`init_state` and :meth:`step_scalars`.
 
-    ``rule`` is a staticmethod ``rule(param, grad, state, **hyperparameters)``. ``state`` is the
-    parameter's state dict; ``state["step"]`` (a float64 0-dim tensor) already counts the
-    current step, starting at 1.
+    ``rule`` is a staticmethod ``rule(param, grad, state, **hyperparameters, **step_scalars)``
+    that updates one tensor in place. ``state`` is the parameter's state dict;
+    ``state["step"]`` (a 0-dim float64 tensor, as in ``torch.optim``) counts the steps taken,
+    the current one included.
     """
 
     rule: Callable
@@ -61,6 +65,10 @@ class ElementwiseOptimizer(Optimizer):
         """The keyword arguments the rule receives for the parameters of ``group``."""
         raise NotImplementedError
 
+    def step_scalars(self, group: dict, t: int) -> dict:
+        """Keyword arguments that depend only on the step count ``t`` (default: none)."""
+        return {}
+
     # --- shared execution ----------------------------------------------------------------
     @torch.no_grad()
     def step(self, closure: Callable | None = None):
@@ -70,7 +78,8 @@ class ElementwiseOptimizer(Optimizer):
             with torch.enable_grad():
                 loss = closure()
         for group in self.param_groups:
-            params, grads, states = [], [], []
+            params, grads, states, scalars = [], [], [], []
+            scalars_at = {}  # parameters of a group usually share t: compute once per t
             for param in group["params"]:
                 if param.grad is None:
                     continue
@@ -81,24 +90,34 @@ class ElementwiseOptimizer(Optimizer):
                     state["step"] = torch.zeros((), dtype=torch.float64)
                     state.update(self.init_state(param, group))
                 state["step"] += 1
+                t = int(state["step"])
+                if t not in scalars_at:
+                    scalars_at[t] = self._as_data(self.step_scalars(group, t))
                 params.append(param)
                 grads.append(param.grad)
                 states.append(state)
+                scalars.append(scalars_at[t])
             if params:
-                self._execute(params, grads, states, self.hyperparameters(group))
+                self._execute(params, grads, states, scalars, self.hyperparameters(group))
         return loss
 
-    def _execute(self, params, grads, states, hyperparameters: dict) -> None:
+    def _as_data(self, values: dict) -> dict:
+        """Compiled: floats become 0-dim tensors, so that new values do not recompile."""
         if self.execution == "eager":
-            _apply_rule(self.rule, params, grads, states, hyperparameters)
+            return values
+        return {k: torch.tensor(v, dtype=torch.float64) if isinstance(v, float) else v
+                for k, v in values.items()}
+
+    def _execute(self, params, grads, states, step_scalars, hyperparameters: dict) -> None:
+        if self.execution == "eager":
+            _apply_rule(self.rule, params, grads, states, step_scalars, hyperparameters)
             return
         if self._compiled_rule is None:
             _allow_recompiles()
             self._compiled_rule = torch.compile(_apply_rule)
         # The learning rate changes under schedules: pass it as data, not as a constant.
-        hyperparameters = dict(hyperparameters,
-                               lr=torch.tensor(hyperparameters["lr"], dtype=torch.float64))
-        self._compiled_rule(self.rule, params, grads, states, hyperparameters)
+        hyperparameters = dict(hyperparameters, **self._as_data({"lr": float(hyperparameters["lr"])}))
+        self._compiled_rule(self.rule, params, grads, states, step_scalars, hyperparameters)
 
 
 def _allow_recompiles() -> None:
