@@ -6,6 +6,7 @@ steep direction, crawl along a shallow one, stall at a saddle, fall into the nea
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -122,16 +123,19 @@ def trajectory(optimizer_cls, surface: Surface, start=None, steps: int = 100, *,
     if param.shape != (2,):
         raise ValueError(f"start={start!r} must be a point (x, y)")
     optimizer = optimizer_cls([param], **hyperparameters)
-    generator = torch.Generator().manual_seed(seed)
+    noise = gradient_noise * torch.randn(steps, 2, dtype=torch.float64,
+                                         generator=torch.Generator().manual_seed(seed)).numpy()
     path = np.empty((steps + 1, 2))
     path[0] = param.detach().numpy()
     for k in range(1, steps + 1):
-        grad = surface.gradient(param.detach())
-        if gradient_noise:
-            grad = grad + gradient_noise * torch.randn(2, dtype=torch.float64, generator=generator)
-        param.grad = grad
+        # The gradient is evaluated on NumPy scalars, not tensors: the explorers redraw on every slider move,
+        # and tensor overhead on two numbers would dominate the time of a trajectory.
+        with np.errstate(over="ignore", invalid="ignore"):  # a diverging run ends below
+            dx, dy = surface.grad(path[k - 1, 0], path[k - 1, 1])
+        param.grad = torch.tensor((dx + noise[k - 1, 0], dy + noise[k - 1, 1]),
+                                  dtype=torch.float64)
         optimizer.step()
         path[k] = param.detach().numpy()
-        if not np.isfinite(path[k]).all():
+        if not (math.isfinite(path[k, 0]) and math.isfinite(path[k, 1])):
             return path[:k]
     return path

@@ -1,0 +1,223 @@
+"""``python -m lecture_code.bench optimizers``: step time, bandwidth and state size of every optimizer.
+
+For each optimizer of :mod:`lecture_code.optimizers` (run with ``execution="compiled"``, the fast
+path) the benchmark times one ``step()`` on two parameter sets —
+
+* ``flat``: one float32 tensor of 10 M elements (memory-bound: the ideal is set by bandwidth);
+* ``resnet``: the ~50 tensors of a small ResNet-like model, ~1 M elements (overhead-bound);
+
+next to its ``torch.optim`` twin at torch's fastest setting (``fused=True`` where torch has it,
+else ``foreach=True``), fused Adam (the common yardstick), and the ``pytorch_optimizer`` class
+computing the same update where one exists. The machine's memory bandwidth is measured in the
+same run (a large copy) and each optimizer's achieved bandwidth is reported as a fraction of it,
+from the bytes its update must read and write per parameter. Results go to
+``benchmarks/optimizers.{csv,md}``.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import statistics
+import time
+
+import torch
+
+from . import RESULTS, provenance
+from .. import optimizers as ours
+
+# Bytes read + written per float32 parameter by one update (the algorithm's own traffic):
+# Adam reads p, g, m, v and writes p, m, v: 7 × 4 = 28 bytes.
+BASE_BYTES = {"SGD": 20, "AdaGrad": 20, "RMSProp": 20, "Adam": 28, "AdamW": 28, "RAdam": 28,
+              "AdaBelief": 28, "DiffGrad": 36}
+TECHNIQUE_BYTES = {"Norm": 4, "Inject": 8, "Centralized": 4}   # g or m read again; θ_{t-1}
+
+
+def bytes_per_parameter(name: str) -> int:
+    for suffix, extra in TECHNIQUE_BYTES.items():
+        if name.endswith(suffix):
+            return BASE_BYTES[name[: -len(suffix)]] + extra
+    return BASE_BYTES[name]
+
+
+def _torch_twin(name: str):
+    """(label, factory) of torch.optim's fastest implementation of the same update, if any."""
+    t = torch.optim
+    table = {
+        "SGD": ("torch SGD fused", lambda ps: t.SGD(ps, lr=1e-3, momentum=0.9, fused=True)),
+        "AdaGrad": ("torch Adagrad fused", lambda ps: t.Adagrad(ps, lr=1e-3, fused=True)),
+        "RMSProp": ("torch RMSprop foreach", lambda ps: t.RMSprop(ps, lr=1e-3, foreach=True)),
+        "Adam": ("torch Adam fused", lambda ps: t.Adam(ps, lr=1e-3, fused=True)),
+        "AdamW": ("torch AdamW fused", lambda ps: t.AdamW(ps, lr=1e-3, fused=True)),
+        "RAdam": ("torch RAdam foreach", lambda ps: t.RAdam(ps, lr=1e-3, foreach=True)),
+    }
+    return table.get(name)
+
+
+def _pytorch_optimizer_twin(name: str):
+    """(label, factory) of the pytorch_optimizer class computing the same update, if installed."""
+    try:
+        import pytorch_optimizer as po
+    except ImportError:
+        return None
+    table = {
+        "DiffGrad": ("pytorch_optimizer DiffGrad", lambda ps: po.DiffGrad(ps, lr=1e-3)),
+        "AdaBelief": ("pytorch_optimizer AdaBelief",
+                      lambda ps: po.AdaBelief(ps, lr=1e-3, weight_decouple=False, rectify=False)),
+        "AdamNorm": ("pytorch_optimizer AdaNorm", lambda ps: po.AdaNorm(ps, lr=1e-3)),
+    }
+    return table.get(name)
+
+
+def ours_factory(name: str):
+    cls = ours.OPTIMIZERS[name]
+    extra = {"momentum": 0.9} if name == "SGD" else {}
+    return lambda ps: cls(ps, lr=1e-3, execution="compiled", **extra)
+
+
+def resnet_shapes() -> list[tuple[int, ...]]:
+    """Parameter shapes of a small ResNet (4 stages of 2 basic blocks, widths 16–128)."""
+    shapes = [(16, 3, 3, 3), (16,), (16,)]
+    width_in = 16
+    for width in (16, 32, 64, 128):
+        for block in range(2):
+            c_in = width_in if block == 0 else width
+            shapes += [(width, c_in, 3, 3), (width,), (width,), (width, width, 3, 3), (width,), (width,)]
+            if block == 0 and c_in != width:
+                shapes += [(width, c_in, 1, 1), (width,), (width,)]
+        width_in = width
+    shapes += [(10, 128), (10,)]
+    return shapes
+
+
+def make_parameters(setup: str, device) -> list[torch.nn.Parameter]:
+    g = torch.Generator().manual_seed(0)
+    shapes = [(10_000_000,)] if setup == "flat" else resnet_shapes()
+    params = []
+    for shape in shapes:
+        p = torch.nn.Parameter(torch.randn(shape, generator=g).to(device))
+        p.grad = torch.randn(shape, generator=g).to(device) * 1e-2
+        params.append(p)
+    return params
+
+
+def time_step(factory, setup: str, device, steps: int, repeats: int) -> tuple[float, torch.optim.Optimizer]:
+    """Median over ``repeats`` of the mean time of ``steps`` steps, after 5 warm-up steps."""
+    params = make_parameters(setup, device)
+    optimizer = factory(params)
+    for _ in range(5):  # warm-up (the compiled path compiles and settles here)
+        optimizer.step()
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    samples = []
+    for _ in range(repeats):
+        sync()
+        start = time.perf_counter()
+        for _ in range(steps):
+            optimizer.step()
+        sync()
+        samples.append((time.perf_counter() - start) / steps)
+    return statistics.median(samples), optimizer
+
+
+def state_bytes_per_parameter(optimizer: torch.optim.Optimizer) -> float:
+    numel = sum(p.numel() for group in optimizer.param_groups for p in group["params"])
+    state = sum(v.numel() * v.element_size() for s in optimizer.state.values()
+                for v in s.values() if torch.is_tensor(v) and v.dim() > 0)
+    return state / numel
+
+
+def memory_bandwidth(device, megabytes: int = 400, repeats: int = 5) -> float:
+    """Bytes per second of a large tensor copy (read + write), beyond any cache."""
+    n = megabytes * 2 ** 20 // 4
+    src, dst = torch.ones(n, device=device), torch.empty(n, device=device)
+    dst.copy_(src)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    best = float("inf")
+    for _ in range(repeats):
+        sync()
+        start = time.perf_counter()
+        dst.copy_(src)
+        sync()
+        best = min(best, time.perf_counter() - start)
+    return 2 * n * 4 / best
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m lecture_code.bench optimizers",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", nargs="*", help="optimizer names to run (default: all)")
+    parser.add_argument("--setups", nargs="*", default=["flat", "resnet"],
+                        choices=["flat", "resnet"])
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--out", default=str(RESULTS / "optimizers"),
+                        help="path prefix of the .csv and .md results")
+    args = parser.parse_args(argv)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    names = args.only or list(ours.OPTIMIZERS)
+    bandwidth = memory_bandwidth(device)
+    print(f"memory bandwidth (copy): {bandwidth / 1e9:.1f} GB/s")
+    rows = []
+    for setup in args.setups:
+        numel = sum(p.numel() for p in make_parameters(setup, device))
+        fused_adam, adam_opt = time_step(_torch_twin("Adam")[1], setup, device, args.steps,
+                                         args.repeats)
+        for name in names:
+            ours_time, ours_opt = time_step(ours_factory(name), setup, device, args.steps,
+                                            args.repeats)
+            row = {"setup": setup, "optimizer": name, "ms_per_step": 1e3 * ours_time,
+                   "vs_fused_adam": ours_time / fused_adam,
+                   "bandwidth_fraction": bytes_per_parameter(name) * numel / ours_time / bandwidth,
+                   "state_bytes_per_param": state_bytes_per_parameter(ours_opt)}
+            for kind, twin in (("torch", _torch_twin(name)), ("pytorch_optimizer",
+                                                                _pytorch_optimizer_twin(name))):
+                if twin is None:
+                    row[f"{kind}_twin"], row[f"vs_{kind}"] = "", ""
+                    continue
+                label, factory = twin
+                twin_time, twin_opt = time_step(factory, setup, device, args.steps, args.repeats)
+                row[f"{kind}_twin"] = label
+                row[f"vs_{kind}"] = ours_time / twin_time
+                if kind == "torch":
+                    row["torch_state_bytes_per_param"] = state_bytes_per_parameter(twin_opt)
+            rows.append(row)
+            print(f"{setup:6s} {name:22s} {1e3 * ours_time:8.2f} ms  x{row['vs_fused_adam']:.2f} of fused Adam"
+                  + (f"  x{row['vs_torch']:.2f} of {row['torch_twin']}" if row["vs_torch"] != "" else "")
+                  + (f"  x{row['vs_pytorch_optimizer']:.2f} of {row['pytorch_optimizer_twin']}"
+                     if row["vs_pytorch_optimizer"] != "" else "")
+                  + f"  {100 * row['bandwidth_fraction']:.0f}% of bandwidth", flush=True)
+        print(f"{setup:6s} torch Adam fused {1e3 * fused_adam:.2f} ms per step")
+    write_results(rows, args.out, bandwidth)
+    return 0
+
+
+def write_results(rows: list[dict], prefix: str, bandwidth: float) -> None:
+    from pathlib import Path
+
+    prefix = Path(prefix)
+    prefix.parent.mkdir(parents=True, exist_ok=True)
+    columns = ["setup", "optimizer", "ms_per_step", "vs_fused_adam", "torch_twin", "vs_torch",
+               "pytorch_optimizer_twin", "vs_pytorch_optimizer", "bandwidth_fraction",
+               "state_bytes_per_param", "torch_state_bytes_per_param"]
+    with open(prefix.with_suffix(".csv"), "w", newline="") as f:
+        writer = csv.DictWriter(f, columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+
+    def fmt(value, pattern):
+        return "" if value in ("", None) else pattern.format(value)
+
+    lines = ["# Optimizer step time (`execution=\"compiled\"`)", "", provenance(),
+             f"Memory bandwidth measured by a large copy in the same run: "
+             f"{bandwidth / 1e9:.1f} GB/s. Ratios are time / time of the named twin "
+             "(below 1 = faster). `flat`: one 10 M-element float32 tensor; `resnet`: "
+             f"{len(resnet_shapes())} tensors of a small ResNet.", "",
+             "| setup | optimizer | ms/step | × fused Adam | torch twin | × twin | "
+             "pytorch_optimizer | × it | % of bandwidth | state B/param (torch) |",
+             "|---|---|---:|---:|---|---:|---|---:|---:|---:|"]
+    for r in rows:
+        lines.append(
+            f"| {r['setup']} | {r['optimizer']} | {r['ms_per_step']:.2f} | {r['vs_fused_adam']:.2f} | "
+            f"{r['torch_twin']} | {fmt(r['vs_torch'], '{:.2f}')} | {r['pytorch_optimizer_twin']} | "
+            f"{fmt(r['vs_pytorch_optimizer'], '{:.2f}')} | {100 * r['bandwidth_fraction']:.0f} | "
+            f"{r['state_bytes_per_param']:.0f} ({fmt(r.get('torch_state_bytes_per_param'), '{:.0f}')}) |")
+    prefix.with_suffix(".md").write_text("\n".join(lines) + "\n")
