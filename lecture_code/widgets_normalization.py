@@ -1,0 +1,325 @@
+"""Figures and widgets of the normalization chapters.
+
+Every widget has a plain ``plot_...`` function that draws the static figure for one setting;
+the chapter shows that figure for the default setting first (so the online book has a picture
+without a kernel) and then the widget, which redraws the same function when a slider moves.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+from matplotlib import patheffects
+import numpy as np
+import torch
+from matplotlib.patches import Patch
+
+from ._checks import check_int
+from .normalization import BATCH, INSTANCE, LAYER, Grouping, group
+from .plotting import color_of
+
+#: Batch sizes offered by the batch-size slider.
+BATCH_SIZES = (2, 4, 8, 16, 32, 64, 128, 256)
+
+
+# --------------------------------------------------------------------------------------------
+# How noisy are the mini-batch statistics?
+# --------------------------------------------------------------------------------------------
+
+def activation_population(num_values: int = 100_000, seed: int = 0) -> torch.Tensor:
+    """A skewed stand-in for one unit's activations over a data set: ``relu(z + 0.5)``.
+
+    ``z`` is standard normal; the result is the kind of distribution batch norm sees after a
+    ReLU layer (a spike at zero and a long right tail).
+    """
+    check_int("num_values", num_values, low=2)
+    gen = torch.Generator().manual_seed(seed)
+    return torch.relu(torch.randn(num_values, generator=gen, dtype=torch.float64) + 0.5)
+
+
+def batch_statistics(population: torch.Tensor, batch_size: int, num_batches: int = 2000,
+                     seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Means and biased variances of ``num_batches`` random mini-batches drawn from ``population``.
+
+    These are the :math:`\\mu_B` and :math:`\\sigma_B^2 = \\frac1B\\sum_i (x_i-\\mu_B)^2` that
+    batch normalization (Ioffe & Szegedy 2015) divides by in training mode; their spread is
+    the noise each sample's normalised value inherits from its batch-mates.
+    """
+    check_int("batch_size", batch_size, low=2, high=len(population))
+    check_int("num_batches", num_batches, low=1)
+    gen = torch.Generator().manual_seed(seed)
+    index = torch.randint(len(population), (num_batches, batch_size), generator=gen)
+    batches = population[index]
+    return batches.mean(dim=1), batches.var(dim=1, unbiased=False)
+
+
+def plot_batch_statistics_noise(batch_size: int = 16, *, num_batches: int = 2000,
+                                seed: int = 0) -> plt.Figure:
+    """Histograms of the batch mean and variance for ``batch_size``, and their spread vs B.
+
+    Left and middle: where :math:`\\mu_B` and :math:`\\sigma^2_B` land over many mini-batches,
+    with the population values. Right: the standard deviation of both estimates against the
+    batch size (log-log), which falls like :math:`1/\\sqrt{B}`; the chosen B is marked.
+    """
+    check_int("batch_size", batch_size, low=2, high=4096)
+    population = activation_population(seed=seed)
+    mu, var = population.mean().item(), population.var(unbiased=False).item()
+    means, variances = batch_statistics(population, batch_size, num_batches, seed)
+
+    fig, axes = plt.subplots(1, 3, figsize=(11, 3.4), constrained_layout=True)
+    ax = axes[0]
+    ax.hist(means.numpy(), bins=40, range=(mu - 2.0, mu + 2.0), color=color_of(0), alpha=0.8,
+            label=f"{num_batches} mini-batches")
+    ax.axvline(mu, color="black", linestyle="--", label=f"population mean {mu:.2f}")
+    ax.set(xlabel="batch mean $\\mu_B$ (activation units)", ylabel="number of mini-batches",
+           title=f"Batch mean, B = {batch_size}")
+    ax.legend(loc="upper left", fontsize=8, frameon=True, framealpha=0.9, edgecolor="none")
+
+    ax = axes[1]
+    ax.hist(variances.numpy(), bins=40, range=(0, 3 * var), color=color_of(1), alpha=0.8,
+            label=f"{num_batches} mini-batches")
+    ax.axvline(var, color="black", linestyle="--", label=f"population variance {var:.2f}")
+    ax.axvline(variances.mean().item(), color=color_of(3), linestyle=":",
+               label=f"average $\\sigma_B^2$ {variances.mean().item():.2f}")
+    ax.set(xlabel="batch variance $\\sigma_B^2$ (squared units)",
+           ylabel="number of mini-batches", title=f"Batch variance, B = {batch_size}")
+    ax.legend(loc="upper right", fontsize=8, frameon=True, framealpha=0.9, edgecolor="none")
+
+    ax = axes[2]
+    sizes = np.array(BATCH_SIZES)
+    spread = np.array([[s.std().item() for s in batch_statistics(population, int(b), 500, seed)]
+                       for b in sizes])
+    ax.loglog(sizes, spread[:, 0], "o-", color=color_of(0), label="std of $\\mu_B$")
+    ax.loglog(sizes, spread[:, 1], "s-", color=color_of(1), label="std of $\\sigma_B^2$")
+    ax.loglog(sizes, spread[0, 0] * np.sqrt(sizes[0] / sizes), ":", color="grey",
+              label="$\\propto 1/\\sqrt{B}$")
+    ax.axvline(batch_size, color="black", linewidth=1, label=f"B = {batch_size}")
+    ax.set_xticks(sizes, [str(b) for b in sizes])
+    ax.set_yticks([0.05, 0.1, 0.2, 0.5], ["0.05", "0.1", "0.2", "0.5"])
+    ax.minorticks_off()
+    ax.set(xlabel="batch size B (samples)", ylabel="standard deviation over batches",
+           title="Noise of the estimates")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def batch_statistics_noise_widget(batch_size: int = 16):
+    """A batch-size slider redrawing :func:`plot_batch_statistics_noise`."""
+    import ipywidgets as widgets
+
+    slider = widgets.SelectionSlider(options=list(BATCH_SIZES), value=batch_size,
+                                     description="batch size", continuous_update=False)
+
+    def show(batch_size):
+        plot_batch_statistics_noise(batch_size)
+        plt.show()
+
+    return widgets.VBox([slider, widgets.interactive_output(show, {"batch_size": slider})])
+
+
+# --------------------------------------------------------------------------------------------
+# Which entries are normalised together?
+# --------------------------------------------------------------------------------------------
+
+def _grouping_title(grouping: Grouping, num_channels: int) -> str:
+    if grouping.across_batch:
+        return "Batch norm"
+    g = grouping.groups_for(num_channels)
+    if grouping.num_groups is None:
+        return "Instance norm"
+    if g == 1:
+        return "Layer norm" if grouping is LAYER else "Group norm, G = 1 (= layer norm)"
+    if g == num_channels:
+        return f"Group norm, G = {g} (= instance norm)"
+    return f"Group norm, G = {g}"
+
+
+def plot_normalization_cubes(groupings: Sequence[Grouping] | None = None, *,
+                             num_samples: int = 4, num_channels: int = 6,
+                             num_positions: int = 5) -> plt.Figure:
+    """The ``N × C × (H·W)`` cube of each grouping, one normalised set shaded.
+
+    The shaded cells share one mean and one variance; they are computed from
+    :meth:`Grouping.labels`, the same axis choice :func:`~lecture_code.normalization.normalize`
+    reduces over (after Wu & He 2018, Figure 2).
+    """
+    if groupings is None:
+        groupings = (BATCH, LAYER, INSTANCE, group(2 if num_channels % 2 == 0 else 1))
+    fig = plt.figure(figsize=(3.0 * len(groupings), 3.4))
+    for k, grouping in enumerate(groupings):
+        labels = grouping.labels((num_samples, num_channels, num_positions))
+        chosen = labels == labels[0, 0, 0]
+        # axes of the picture: x = H·W, y = N (samples front to back), z = C (channels up)
+        shaded = chosen.transpose(2, 0, 1)                      # (N, C, L) -> (L, N, C)
+        colours = np.where(shaded, "#1f77b4e6", "#e6e6e680").astype(object)
+        ax = fig.add_subplot(1, len(groupings), k + 1, projection="3d")
+        ax.voxels(np.ones_like(shaded), facecolors=colours, edgecolor="#555555", linewidth=0.3)
+        ax.set_xlabel("H·W (positions)", labelpad=-8, fontsize=8)
+        ax.set_ylabel("N (samples)", labelpad=-8, fontsize=8)
+        ax.set_zlabel("C (channels)", labelpad=-8, fontsize=8)
+        ax.set_xticks([]), ax.set_yticks([]), ax.set_zticks([])
+        ax.set_box_aspect((num_positions, num_samples, num_channels))
+        ax.view_init(elev=20, azim=-50)
+        ax.set_title(_grouping_title(grouping, num_channels), fontsize=10)
+    fig.legend(handles=[Patch(color="#1f77b4", label="one normalised set: shares μ and σ²"),
+                        Patch(color="#cccccc", label="other sets")],
+               loc="lower center", ncol=2, fontsize=9)
+    fig.suptitle("Which activations share a mean and a variance", fontsize=11)
+    fig.subplots_adjust(left=0.0, right=1.0, bottom=0.12, top=0.85, wspace=0.05)
+    return fig
+
+
+def plot_group_membership(num_groups: int = 2, *, num_channels: int = 8, num_samples: int = 2,
+                          num_positions: int = 6) -> plt.Figure:
+    """Group normalization with ``num_groups`` groups: one colour per normalised set.
+
+    One panel per sample, channels down and positions across. ``num_groups=1`` is layer
+    normalization, ``num_groups=num_channels`` is instance normalization (Wu & He 2018).
+    """
+    check_int("num_groups", num_groups, low=1, high=num_channels)
+    grouping = group(num_groups)
+    labels = grouping.labels((num_samples, num_channels, num_positions))
+    num_sets = labels.max() + 1
+    cmap = plt.get_cmap("tab20", max(num_sets, 2))
+    fig, axes = plt.subplots(1, num_samples, figsize=(3.3 * num_samples, 3.6),
+                             constrained_layout=True, squeeze=False)
+    for n, ax in enumerate(axes[0]):
+        ax.imshow(labels[n], cmap=cmap, vmin=-0.5, vmax=max(num_sets, 2) - 0.5,
+                  aspect="auto", interpolation="nearest")
+        for c in range(num_channels):
+            for p in range(num_positions):
+                ax.text(p, c, str(labels[n, c, p]), ha="center", va="center", fontsize=8,
+                        color="black", path_effects=[patheffects.withStroke(linewidth=2,
+                                                                             foreground="white")])
+        ax.set_xticks(range(num_positions)), ax.set_yticks(range(num_channels))
+        ax.set_xticks(np.arange(-0.5, num_positions), minor=True)
+        ax.set_yticks(np.arange(-0.5, num_channels), minor=True)
+        ax.grid(which="minor", color="white", linewidth=1.5)
+        ax.grid(which="major", visible=False)
+        ax.tick_params(which="minor", length=0)
+        ax.set(xlabel="position ℓ (flattened H·W)", ylabel="channel c", title=f"sample n = {n}")
+    fig.suptitle(f"{_grouping_title(grouping, num_channels)}: {num_sets} normalised sets "
+                 f"(number = set; one μ, σ² each)", fontsize=10)
+    return fig
+
+
+def group_membership_widget(num_channels: int = 8, num_groups: int = 2):
+    """A slider over the divisors of ``num_channels`` redrawing :func:`plot_group_membership`."""
+    import ipywidgets as widgets
+
+    divisors = [d for d in range(1, num_channels + 1) if num_channels % d == 0]
+    slider = widgets.SelectionSlider(options=divisors, value=num_groups,
+                                     description="groups G", continuous_update=False)
+
+    def show(num_groups):
+        plot_group_membership(num_groups, num_channels=num_channels)
+        plt.show()
+
+    return widgets.VBox([slider, widgets.interactive_output(show, {"num_groups": slider})])
+
+
+# --------------------------------------------------------------------------------------------
+# Figures of the experiments
+# --------------------------------------------------------------------------------------------
+
+def plot_layer_histograms(activations: Mapping[str, Sequence[torch.Tensor]],
+                          max_value: float | None = None) -> plt.Figure:
+    """One row per model, one histogram per hidden layer of its (pre-nonlinearity) activations.
+
+    ``activations`` maps a model's name to the list of its layers' activation tensors.
+    """
+    names = list(activations)
+    depth = max(len(v) for v in activations.values())
+    if max_value is None:
+        max_value = max(float(t.abs().quantile(0.995)) for v in activations.values() for t in v)
+    fig, axes = plt.subplots(len(names), depth, figsize=(1.5 * depth, 2.2 * len(names)),
+                             sharex=True, sharey="row", constrained_layout=True, squeeze=False)
+    for row, name in enumerate(names):
+        for col in range(depth):
+            ax = axes[row, col]
+            if col >= len(activations[name]):
+                ax.axis("off")
+                continue
+            values = activations[name][col].detach().reshape(-1).numpy()
+            ax.hist(values, bins=50, range=(-max_value, max_value), color=color_of(row),
+                    histtype="stepfilled", label=name if col == 0 else None)
+            ax.set_title(f"layer {col + 1}: std {values.std():.2g}", fontsize=9)
+            if row == len(names) - 1:
+                ax.set_xlabel("activation value")
+            if col == 0:
+                ax.set_ylabel("count")
+                ax.legend(loc="upper left", fontsize=8)
+    fig.suptitle("Pre-activation values of each hidden layer on one mini-batch", fontsize=11)
+    return fig
+
+
+def plot_learning_rate_sweep(runs: Mapping[str, Mapping[float, Mapping]], show_lr: float,
+                             accuracy_to_train: float) -> plt.Figure:
+    """Left: mini-batch losses at ``show_lr``; right: final validation accuracy vs learning rate.
+
+    ``runs[model][lr]`` is a mapping with ``"losses"`` (the finite mini-batch losses, in order)
+    and ``"val_accuracy"`` (the final validation accuracy, or ``None`` when the loss became
+    NaN). A run *trains* when it reaches ``accuracy_to_train``.
+    """
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6), constrained_layout=True)
+    for k, (name, by_lr) in enumerate(runs.items()):
+        run = by_lr[show_lr]
+        losses = np.asarray(run["losses"], dtype=float)
+        steps = np.arange(1, len(losses) + 1)
+        if run["val_accuracy"] is None:
+            left.plot(steps, losses, color=color_of(k), alpha=0.85,
+                      label=f"{name}: loss NaN at step {len(losses) + 1}")
+            left.plot([len(losses) + 1], [3.9], "x", color=color_of(k), markersize=10,
+                      markeredgewidth=2, clip_on=False)
+        else:
+            left.plot(steps, losses, color=color_of(k), alpha=0.85, label=name)
+        rates = sorted(by_lr)
+        accuracy = [np.nan if by_lr[r]["val_accuracy"] is None else 100 * by_lr[r]["val_accuracy"]
+                    for r in rates]
+        right.semilogx(rates, accuracy, "o-", color=color_of(k), label=name)
+        diverged = [r for r in rates if by_lr[r]["val_accuracy"] is None]
+        if diverged:   # (an empty unclipped line would stretch the figure's bounding box)
+            right.semilogx(diverged, [2] * len(diverged), "x", color=color_of(k),
+                           markersize=10, markeredgewidth=2, clip_on=False)
+    left.set(xlabel="SGD step", ylabel="mini-batch loss (cross-entropy)",
+             title=f"Training at learning rate {show_lr:g}", ylim=(0, 4))
+    left.legend(loc="center right")
+    right.axhline(100 * accuracy_to_train, color="grey", linestyle="--",
+                  label=f"'trains': {100 * accuracy_to_train:.0f} %")
+    right.plot([], [], "x", color="black", label="loss became NaN")
+    right.set(xlabel="learning rate (log scale)", ylabel="final validation accuracy (%)",
+              title="Which learning rates train?", ylim=(0, 100))
+    right.legend(fontsize=8, loc="lower left")
+    return fig
+
+
+def plot_accuracy_vs_batch_size(accuracies: Mapping[str, Mapping[int, float]]) -> plt.Figure:
+    """Validation accuracy against the training batch size, one line per normalization."""
+    fig, ax = plt.subplots(figsize=(6, 3.6), constrained_layout=True)
+    for k, (name, by_size) in enumerate(accuracies.items()):
+        sizes = sorted(by_size)
+        ax.semilogx(sizes, [100 * by_size[b] for b in sizes], "o-", base=2, color=color_of(k),
+                    label=name)
+    all_sizes = sorted({b for by_size in accuracies.values() for b in by_size})
+    ax.set_xticks(all_sizes, [str(b) for b in all_sizes])
+    ax.minorticks_off()
+    ax.set(xlabel="training batch size (samples, log scale)", ylabel="validation accuracy (%)",
+           title="Small mini-batches: batch norm vs group norm")
+    ax.legend()
+    return fig
+
+
+def plot_whitening(x: torch.Tensor, outputs: Mapping[str, torch.Tensor]) -> plt.Figure:
+    """Scatter plots of a 2-feature batch before and after each normalization."""
+    panels = {"input": x, **outputs}
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.4 * len(panels), 3.4),
+                             constrained_layout=True)
+    for k, (ax, (name, values)) in enumerate(zip(axes, panels.items())):
+        v = values.detach().double()
+        corr = torch.corrcoef(v.T)[0, 1].item()
+        ax.scatter(v[:, 0], v[:, 1], s=6, alpha=0.6, color=color_of(k), label=f"corr {corr:+.2f}")
+        ax.set_aspect("equal", adjustable="datalim")
+        ax.set(xlabel="feature 1", ylabel="feature 2", title=name)
+        ax.legend(loc="upper left", fontsize=8)
+    fig.suptitle("One mini-batch of two correlated features", fontsize=11)
+    return fig
