@@ -66,17 +66,21 @@ class History:
 
 
 def minibatches(n: int, batch_size: int | None, generator: torch.Generator | None = None,
-                shuffle: bool = True) -> Iterator[torch.Tensor]:
+                shuffle: bool = True, drop_last: bool = False) -> Iterator[torch.Tensor]:
     """Index tensors of one epoch: a random permutation of ``range(n)`` cut into mini-batches.
 
-    ``batch_size=None`` means full-batch gradient descent. The last batch may be smaller.
+    ``batch_size=None`` means full-batch gradient descent. The last batch may be smaller, unless
+    ``drop_last`` drops it (batch norm, for one, dislikes a last batch of a few examples).
     """
     check_int("n", n, low=1)
     if batch_size is None:
         batch_size = n
     check_int("batch_size", batch_size, low=1)
     order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
-    yield from order.split(batch_size)
+    for batch in order.split(batch_size):
+        if drop_last and len(batch) < batch_size:
+            return
+        yield batch
 
 
 def accuracy(logits: torch.Tensor, target: torch.Tensor) -> float:
@@ -111,12 +115,12 @@ def train(model: nn.Module, optimizer: torch.optim.Optimizer,
           batch_size: int | None = 32, val_data: tuple[torch.Tensor, torch.Tensor] | None = None,
           loss_fn: Callable = F.cross_entropy, generator: torch.Generator | None = None,
           callbacks: Sequence[Callback] = (), quiet: bool = False,
-          max_steps: int | None = None) -> History:
+          max_steps: int | None = None, drop_last: bool = False) -> History:
     """Train ``model`` with mini-batch SGD-style updates from ``optimizer``.
 
     Each epoch visits every training example once in a random order drawn from ``generator``.
     After each epoch the training and (if given) validation loss and accuracy are evaluated in
-    eval mode. Raises :class:`TrainingDiverged` as soon as a mini-batch loss is NaN or infinite.
+    eval mode. ``drop_last`` skips each epoch's last, smaller mini-batch. Raises :class:`TrainingDiverged` as soon as a mini-batch loss is NaN or infinite.
     """
     check_int("epochs", epochs, low=1)
     if max_steps is not None:
@@ -133,7 +137,8 @@ def train(model: nn.Module, optimizer: torch.optim.Optimizer,
     bar = tqdm(range(1, epochs + 1), desc="epochs", disable=quiet, leave=False)
     for epoch in bar:
         model.train()
-        for index in minibatches(len(y), batch_size, generator):  # 1. sample a mini-batch
+        batches = minibatches(len(y), batch_size, generator, drop_last=drop_last)
+        for index in batches:                                     # 1. sample a mini-batch
             loss = loss_fn(model(x[index]), y[index])             # 2. forward: the loss
             step += 1
             if not torch.isfinite(loss):

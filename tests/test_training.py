@@ -66,6 +66,7 @@ def test_minibatches_cover_every_example_once():
     assert sorted(torch.cat(batches).tolist()) == list(range(10))
     with pytest.raises(ValueError, match="batch_size"):
         list(training.minibatches(10, 0))
+    assert [len(b) for b in training.minibatches(10, 3, drop_last=True)] == [3, 3, 3]
 
 
 def test_evaluate_restores_training_mode():
