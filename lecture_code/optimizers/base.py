@@ -78,8 +78,7 @@ class ElementwiseOptimizer(Optimizer):
             with torch.enable_grad():
                 loss = closure()
         for group in self.param_groups:
-            params, grads, states, scalars = [], [], [], []
-            scalars_at = {}  # parameters of a group usually share t: compute once per t
+            params, grads, states = [], [], []
             for param in group["params"]:
                 if param.grad is None:
                     continue
@@ -89,16 +88,17 @@ class ElementwiseOptimizer(Optimizer):
                 if not state:
                     state["step"] = torch.zeros((), dtype=torch.float64)
                     state.update(self.init_state(param, group))
-                state["step"] += 1
-                t = int(state["step"])
-                if t not in scalars_at:
-                    scalars_at[t] = self._as_data(self.step_scalars(group, t))
                 params.append(param)
                 grads.append(param.grad)
                 states.append(state)
-                scalars.append(scalars_at[t])
-            if params:
-                self._execute(params, grads, states, scalars, self.hyperparameters(group))
+            if not params:
+                continue
+            steps = [state["step"] for state in states]
+            torch._foreach_add_(steps, 1)                      # t ← t + 1, one call for all
+            step_counts = [int(t) for t in torch.stack(steps).tolist()]
+            scalars_at = {t: self._as_data(self.step_scalars(group, t)) for t in set(step_counts)}
+            scalars = [scalars_at[t] for t in step_counts]  # usually one t for the whole group
+            self._execute(params, grads, states, scalars, self.hyperparameters(group))
         return loss
 
     def _as_data(self, values: dict) -> dict:
