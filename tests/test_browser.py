@@ -1,0 +1,123 @@
+"""The built book in a real browser: headless Chromium (Debian's) driven by Playwright.
+
+Builds the book first when ``_build/html`` is missing (or ``BOOK_REBUILD=1``), serves it on
+127.0.0.1 and opens every page with the network otherwise cut off, as a reader offline would.
+Checks: no console errors, every image loaded, every internal link resolves, equations
+rendered by the vendored MathJax, launch buttons on every chapter notebook. A screenshot of each
+page is written to ``screenshots/`` (not committed) for people to look at.
+"""
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import shutil
+import subprocess
+import threading
+from pathlib import Path
+from urllib.parse import urldefrag, urljoin, urlparse
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SITE = ROOT / "_build" / "html"
+SHOTS = ROOT / "screenshots"
+
+
+def toc_pages() -> list[str]:
+    """Every page of ``_toc.yml`` as a path relative to the site, e.g. book/intro.html."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    pages = [toc["root"]]
+    for part in toc.get("parts", []):
+        pages += [chapter["file"] for chapter in part["chapters"]]
+    return [f"{page}.html" for page in pages]
+
+
+def chromium_path() -> str:
+    path = shutil.which("chromium")
+    if path is None and os.geteuid() == 0 and shutil.which("apt-get"):
+        subprocess.run(["apt-get", "update", "-qq"], check=True)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], check=True,
+                       env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+        path = shutil.which("chromium")
+    if path is None:
+        pytest.fail("Debian's chromium is needed for the browser test: apt-get install chromium")
+    return path
+
+
+@pytest.fixture(scope="module")
+def site_url():
+    if not (SITE / "index.html").exists() or os.environ.get("BOOK_REBUILD"):
+        subprocess.run(["jupyter-book", "build", "-W", "-n", "--keep-going", str(ROOT)],
+                       check=True, cwd=ROOT)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(SITE))
+    handler.func.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=chromium_path(),
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync"])
+        yield browser
+        browser.close()
+
+
+def visit(browser, url: str):
+    """Open ``url`` with every request outside 127.0.0.1 refused; return page and problems."""
+    context = browser.new_context(viewport={"width": 1280, "height": 2000})
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
+            if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    context.route(lambda u: urlparse(u).hostname not in ("127.0.0.1", None),
+                  lambda route: route.abort())
+    page.goto(url, wait_until="load")
+    page.wait_for_timeout(500)
+    return context, page, problems
+
+
+@pytest.mark.parametrize("path", toc_pages())
+def test_page_renders_offline(browser, site_url, path):
+    context, page, problems = visit(browser, urljoin(site_url, path))
+    try:
+        SHOTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(SHOTS / (path.replace("/", "_").replace(".html", ".png"))),
+                        full_page=True)
+        assert problems == [], "\n".join(problems)
+
+        broken = page.eval_on_selector_all(
+            "img", "imgs => imgs.filter(i => !(i.complete && i.naturalWidth > 0))"
+                   ".map(i => i.getAttribute('src'))")
+        assert broken == [], f"images that did not load: {broken}"
+
+        hrefs = page.eval_on_selector_all("a[href]", "as => as.map(a => a.href)")
+        for href in hrefs:
+            target, _ = urldefrag(href)
+            if not target.startswith(site_url):
+                continue
+            local = SITE / urlparse(target).path.lstrip("/")
+            assert local.exists() or (local / "index.html").exists(), f"broken link {href}"
+
+        source = (SITE / path).read_text()
+        if "\\(" in source or "\\[" in source or 'class="math' in source:
+            page.wait_for_function("document.querySelectorAll('mjx-container').length > 0",
+                                   timeout=10_000)
+        if (ROOT / path.replace(".html", ".ipynb")).exists():
+            launch = page.locator("a[href*='mybinder.org'], a[href*='colab.research.google.com']")
+            assert launch.count() >= 2, "a chapter needs its Binder and Colab launch buttons"
+            colab = page.locator("a[href*='colab.research.google.com']").first
+            assert colab.get_attribute("href").endswith(path.replace(".html", ".ipynb"))
+    finally:
+        context.close()

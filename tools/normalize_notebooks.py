@@ -1,0 +1,52 @@
+"""Bring every chapter notebook to the committed form (run after editing a notebook).
+
+* notebook metadata: the python3 kernel only (no execution or widget state);
+* code cells: no outputs, except cells whose first line is ``# NBVAL_CHECK_OUTPUT``;
+* widget cells (first line ``# NBVAL_IGNORE_OUTPUT``): tagged ``remove-output``, because the
+  online book has no kernel — the static figure above each widget stands in for it.
+
+``python tools/normalize_notebooks.py --check`` only reports notebooks that differ (CI uses it).
+"""
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+KERNEL = {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+          "language_info": {"name": "python"}}
+
+
+def normalized(nb: dict) -> dict:
+    nb = json.loads(json.dumps(nb))
+    nb["metadata"] = KERNEL
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        source = "".join(cell["source"])
+        if not source.startswith("# NBVAL_CHECK_OUTPUT"):
+            cell["outputs"], cell["execution_count"] = [], None
+        tags = cell.setdefault("metadata", {}).get("tags", [])
+        if source.startswith("# NBVAL_IGNORE_OUTPUT") and "remove-output" not in tags:
+            cell["metadata"]["tags"] = [*tags, "remove-output"]
+    return nb
+
+
+def main(argv: list[str]) -> int:
+    check = "--check" in argv
+    bad = []
+    for path in sorted((ROOT / "book").rglob("*.ipynb")):
+        if ".ipynb_checkpoints" in path.parts:
+            continue
+        nb = json.loads(path.read_text())
+        fixed = normalized(nb)
+        if fixed != nb:
+            bad.append(path.relative_to(ROOT))
+            if not check:
+                path.write_text(json.dumps(fixed, indent=1, ensure_ascii=False) + "\n")
+    for path in bad:
+        print(("not normalized: " if check else "normalized: ") + str(path))
+    return 1 if check and bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
