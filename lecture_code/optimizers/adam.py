@@ -116,7 +116,9 @@ def inject_(grad, param, previous_param, k, first_step):
     called before the parameter is updated.
     """
     delta = previous_param - param
-    previous_param.copy_(param)
+    # `copy_(param * 1)`, not `copy_(param)`: under torch.compile (inductor, torch 2.13) a plain
+    # copy of an input that is mutated later in the same graph can store the *updated* value.
+    previous_param.copy_(param * 1)
     if first_step:
         return grad
     return (grad + delta * grad * grad) / k
@@ -154,8 +156,9 @@ def adam_family_rule(param, grad, state, *, lr, beta1, beta2, eps, weight_decay,
     * ``centralize_moment=True`` — the step uses :func:`centralize` d m (the stored m is unchanged);
     * ``decoupled_weight_decay=True`` — AdamW: θ ← θ (1 − αλ) instead of g ← g + λθ.
 
-    The second moment always uses the raw gradient g; AdaBelief's residual uses what the first
-    moment was fed and the (centralized) moment that the step uses. The bias corrections and
+    The second moment always uses the raw gradient g. AdaBelief's residual uses AdaNorm's g̃
+    when that is on, but never AdaInject's u (like the second moment, it sees the gradient, as
+    in the AdaInject authors' AdaBeliefInject), and the (centralized) moment the step uses. The bias corrections and
     RAdam's ρ_t, r_t come from :func:`adam_step_scalars`, once per step.
     """
     if weight_decay != 0:
@@ -169,6 +172,7 @@ def adam_family_rule(param, grad, state, *, lr, beta1, beta2, eps, weight_decay,
     if adanorm:
         first_moment_input = adanorm_correction_(first_moment_input, state["grad_norm_ema"],
                                                  adanorm_gamma)
+    belief_input = first_moment_input                        # AdaBelief's g (AdaNorm's g̃)
     if inject:
         first_moment_input = inject_(first_moment_input, param, state["previous_param"],
                                      inject_k, first_step)
@@ -176,7 +180,7 @@ def adam_family_rule(param, grad, state, *, lr, beta1, beta2, eps, weight_decay,
     m_used = centralize(m) if centralize_moment else m
 
     if second_moment == "belief":
-        ema_(v, (first_moment_input - m_used) ** 2, beta2)  # s ← β2 s + (1 − β2)(g − m)² + ε
+        ema_(v, (belief_input - m_used) ** 2, beta2)        # s ← β2 s + (1 − β2)(g − m)² + ε
         v += eps
     else:
         ema_(v, grad * grad, beta2)                          # v ← β2 v + (1 − β2) g²
