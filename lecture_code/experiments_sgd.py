@@ -428,15 +428,13 @@ def parallel_trajectories(optimizer_cls, surface: Surface, starts, steps: int, *
                          f"{tuple(starts.shape)}")
     param = torch.nn.Parameter(starts.clone())
     optimizer = optimizer_cls([param], **hyperparameters)
-    generator = torch.Generator().manual_seed(seed)
+    # One draw for the whole run, in the same order as trajectory() draws it.
+    noise = gradient_noise * torch.randn(steps, *starts.shape, dtype=torch.float64,
+                                         generator=torch.Generator().manual_seed(seed))
     paths = np.empty((steps + 1, *starts.shape))
     paths[0] = starts.numpy()
     for k in range(1, steps + 1):
-        grad = surface.gradient(param.detach())
-        if gradient_noise:
-            grad = grad + gradient_noise * torch.randn(starts.shape, dtype=torch.float64,
-                                                       generator=generator)
-        param.grad = grad
+        param.grad = surface.gradient(param.detach()) + noise[k - 1]
         optimizer.step()
         paths[k] = param.detach().numpy()
     return paths
