@@ -49,8 +49,9 @@ def chromium_path() -> str:
 @pytest.fixture(scope="module")
 def site_url():
     if not (SITE / "index.html").exists() or os.environ.get("BOOK_REBUILD"):
+        env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}  # keep figures inline
         subprocess.run(["jupyter-book", "build", "-W", "-n", "--keep-going", str(ROOT)],
-                       check=True, cwd=ROOT)
+                       check=True, cwd=ROOT, env=env)
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(SITE))
     handler.func.log_message = lambda *args: None
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -115,6 +116,8 @@ def test_page_renders_offline(browser, site_url, path):
             page.wait_for_function("document.querySelectorAll('mjx-container').length > 0",
                                    timeout=10_000)
         if (ROOT / path.replace(".html", ".ipynb")).exists():
+            figures = page.locator(".cell_output img").count()
+            assert figures > 0, "a chapter shows at least one figure computed when it was built"
             launch = page.locator("a[href*='mybinder.org'], a[href*='colab.research.google.com']")
             assert launch.count() >= 2, "a chapter needs its Binder and Colab launch buttons"
             colab = page.locator("a[href*='colab.research.google.com']").first
