@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import http.server
 import os
-import shutil
 import subprocess
 import threading
 from pathlib import Path
@@ -19,6 +18,8 @@ from urllib.parse import urldefrag, urljoin, urlparse
 
 import pytest
 import yaml
+
+from system_packages import ensure_debian_package
 
 ROOT = Path(__file__).resolve().parents[1]
 SITE = ROOT / "_build" / "html"
@@ -35,12 +36,7 @@ def toc_pages() -> list[str]:
 
 
 def chromium_path() -> str:
-    path = shutil.which("chromium")
-    if path is None and os.geteuid() == 0 and shutil.which("apt-get"):
-        subprocess.run(["apt-get", "update", "-qq"], check=True)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], check=True,
-                       env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
-        path = shutil.which("chromium")
+    path = ensure_debian_package("chromium", "chromium")
     if path is None:
         pytest.fail("Debian's chromium is needed for the browser test: apt-get install chromium")
     return path

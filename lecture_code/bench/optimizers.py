@@ -100,22 +100,29 @@ def make_parameters(setup: str, device) -> list[torch.nn.Parameter]:
     return params
 
 
-def time_step(factory, setup: str, device, steps: int, repeats: int) -> tuple[float, torch.optim.Optimizer]:
-    """Median over ``repeats`` of the mean time of ``steps`` steps, after 5 warm-up steps."""
-    params = make_parameters(setup, device)
-    optimizer = factory(params)
-    for _ in range(5):  # warm-up (the compiled path compiles and settles here)
-        optimizer.step()
+def time_steps(factories: dict, setup: str, device, steps: int, repeats: int) -> tuple[dict, dict]:
+    """Median seconds per step of each optimizer, measured in interleaved rounds.
+
+    Each optimizer gets its own copy of the parameters and 5 warm-up steps (the compiled path
+    compiles there); then every round times ``steps`` steps of each optimizer in turn, so that
+    a slow phase of the machine affects all of them alike and their ratios stay meaningful.
+    """
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    samples = []
+    optimizers = {}
+    for label, factory in factories.items():
+        optimizers[label] = factory(make_parameters(setup, device))
+        for _ in range(5):
+            optimizers[label].step()
+    samples = {label: [] for label in factories}
     for _ in range(repeats):
-        sync()
-        start = time.perf_counter()
-        for _ in range(steps):
-            optimizer.step()
-        sync()
-        samples.append((time.perf_counter() - start) / steps)
-    return statistics.median(samples), optimizer
+        for label, optimizer in optimizers.items():
+            sync()
+            start = time.perf_counter()
+            for _ in range(steps):
+                optimizer.step()
+            sync()
+            samples[label].append((time.perf_counter() - start) / steps)
+    return {label: statistics.median(s) for label, s in samples.items()}, optimizers
 
 
 def state_bytes_per_parameter(optimizer: torch.optim.Optimizer) -> float:
@@ -159,33 +166,34 @@ def main(argv: list[str]) -> int:
     rows = []
     for setup in args.setups:
         numel = sum(p.numel() for p in make_parameters(setup, device))
-        fused_adam, adam_opt = time_step(_torch_twin("Adam")[1], setup, device, args.steps,
-                                         args.repeats)
+        fused_adam_total = 0.0
         for name in names:
-            ours_time, ours_opt = time_step(ours_factory(name), setup, device, args.steps,
-                                            args.repeats)
+            factories = {"ours": ours_factory(name), "fused Adam": _torch_twin("Adam")[1]}
+            twins = {"torch": _torch_twin(name), "pytorch_optimizer": _pytorch_optimizer_twin(name)}
+            for kind, twin in twins.items():
+                if twin is not None:
+                    factories[kind] = twin[1]
+            times, optimizers = time_steps(factories, setup, device, args.steps, args.repeats)
+            ours_time = times["ours"]
+            fused_adam_total += times["fused Adam"]
             row = {"setup": setup, "optimizer": name, "ms_per_step": 1e3 * ours_time,
-                   "vs_fused_adam": ours_time / fused_adam,
+                   "vs_fused_adam": ours_time / times["fused Adam"],
                    "bandwidth_fraction": bytes_per_parameter(name) * numel / ours_time / bandwidth,
-                   "state_bytes_per_param": state_bytes_per_parameter(ours_opt)}
-            for kind, twin in (("torch", _torch_twin(name)), ("pytorch_optimizer",
-                                                                _pytorch_optimizer_twin(name))):
-                if twin is None:
-                    row[f"{kind}_twin"], row[f"vs_{kind}"] = "", ""
-                    continue
-                label, factory = twin
-                twin_time, twin_opt = time_step(factory, setup, device, args.steps, args.repeats)
-                row[f"{kind}_twin"] = label
-                row[f"vs_{kind}"] = ours_time / twin_time
-                if kind == "torch":
-                    row["torch_state_bytes_per_param"] = state_bytes_per_parameter(twin_opt)
+                   "state_bytes_per_param": state_bytes_per_parameter(optimizers["ours"])}
+            for kind, twin in twins.items():
+                row[f"{kind}_twin"] = twin[0] if twin else ""
+                row[f"vs_{kind}"] = ours_time / times[kind] if twin else ""
+            if twins["torch"]:
+                row["torch_state_bytes_per_param"] = state_bytes_per_parameter(optimizers["torch"])
             rows.append(row)
+            del optimizers
             print(f"{setup:6s} {name:22s} {1e3 * ours_time:8.2f} ms  x{row['vs_fused_adam']:.2f} of fused Adam"
                   + (f"  x{row['vs_torch']:.2f} of {row['torch_twin']}" if row["vs_torch"] != "" else "")
                   + (f"  x{row['vs_pytorch_optimizer']:.2f} of {row['pytorch_optimizer_twin']}"
                      if row["vs_pytorch_optimizer"] != "" else "")
                   + f"  {100 * row['bandwidth_fraction']:.0f}% of bandwidth", flush=True)
-        print(f"{setup:6s} torch Adam fused {1e3 * fused_adam:.2f} ms per step")
+        print(f"{setup:6s} torch Adam fused {1e3 * fused_adam_total / len(names):.2f} ms per step "
+              "(mean over the rounds)")
     write_results(rows, args.out, bandwidth)
     return 0
 
@@ -209,7 +217,8 @@ def write_results(rows: list[dict], prefix: str, bandwidth: float) -> None:
     lines = ["# Optimizer step time (`execution=\"compiled\"`)", "", provenance(),
              f"Memory bandwidth measured by a large copy in the same run: "
              f"{bandwidth / 1e9:.1f} GB/s. Ratios are time / time of the named twin "
-             "(below 1 = faster). `flat`: one 10 M-element float32 tensor; `resnet`: "
+             "(below 1 = faster), measured in interleaved rounds with the twin in the same "
+             "process. `flat`: one 10 M-element float32 tensor; `resnet`: "
              f"{len(resnet_shapes())} tensors of a small ResNet.", "",
              "| setup | optimizer | ms/step | × fused Adam | torch twin | × twin | "
              "pytorch_optimizer | × it | % of bandwidth | state B/param (torch) |",

@@ -114,7 +114,7 @@ class ElementwiseOptimizer(Optimizer):
             return
         if self._compiled_rule is None:
             _allow_recompiles()
-            self._compiled_rule = torch.compile(_apply_rule)
+            self._compiled_rule = torch.compile(_apply_rule, dynamic=False)
         # The learning rate changes under schedules: pass it as data, not as a constant.
         hyperparameters = dict(hyperparameters, **self._as_data({"lr": float(hyperparameters["lr"])}))
         self._compiled_rule(self.rule, params, grads, states, step_scalars, hyperparameters)
