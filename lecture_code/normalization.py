@@ -281,6 +281,27 @@ def _channel_view(t: torch.Tensor, ndim: int) -> torch.Tensor:
 # Batch normalization
 # --------------------------------------------------------------------------------------------
 
+def _init_batch_statistics(module: nn.Module, num_features, eps, momentum, affine) -> None:
+    """What BatchNorm and DecorrelatedBatchNorm set up alike: checked hyperparameters, the
+    optional scale γ (``weight``) and shift β (``bias``), and the running mean."""
+    module.num_features = check_int("num_features", num_features, low=1)
+    module.eps = _check_eps(eps)
+    module.momentum = check_real("momentum", momentum, low=0.0, high=1.0)
+    _init_affine(module, num_features, affine)
+    module.register_buffer("running_mean", torch.zeros(num_features))
+
+
+def _init_affine(module: nn.Module, num_features: int, affine) -> None:
+    """The per-channel scale γ (``weight``, ones) and shift β (``bias``, zeros), or none."""
+    module.affine = check_bool("affine", affine)
+    if affine:
+        module.weight = nn.Parameter(torch.ones(num_features))
+        module.bias = nn.Parameter(torch.zeros(num_features))
+    else:
+        module.register_parameter("weight", None)
+        module.register_parameter("bias", None)
+
+
 class BatchNorm(nn.Module):
     """Batch normalization (Ioffe & Szegedy 2015) for ``(N, C)``, ``(N, C, L)``, ``(N, C, H, W)``.
 
@@ -314,17 +335,7 @@ class BatchNorm(nn.Module):
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1,
                  affine: bool = True):
         super().__init__()
-        self.num_features = check_int("num_features", num_features, low=1)
-        self.eps = _check_eps(eps)
-        self.momentum = check_real("momentum", momentum, low=0.0, high=1.0)
-        self.affine = check_bool("affine", affine)
-        if affine:
-            self.weight = nn.Parameter(torch.ones(num_features))
-            self.bias = nn.Parameter(torch.zeros(num_features))
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
-        self.register_buffer("running_mean", torch.zeros(num_features))
+        _init_batch_statistics(self, num_features, eps, momentum, affine)
         self.register_buffer("running_var", torch.ones(num_features))
         self.register_buffer("num_batches_tracked", torch.tensor(0, dtype=torch.long))
 
@@ -389,13 +400,7 @@ class GroupNorm(nn.Module):
         self.grouping = self._grouping(num_groups)
         self.num_groups = self.grouping.groups_for(num_channels)   # checks divisibility
         self.eps = _check_eps(eps)
-        self.affine = check_bool("affine", affine)
-        if affine:
-            self.weight = nn.Parameter(torch.ones(num_channels))
-            self.bias = nn.Parameter(torch.zeros(num_channels))
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _init_affine(self, num_channels, affine)
 
     def _grouping(self, num_groups: int) -> Grouping:
         return group(num_groups)
@@ -537,17 +542,7 @@ class DecorrelatedBatchNorm(nn.Module):
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1,
                  affine: bool = True):
         super().__init__()
-        self.num_features = check_int("num_features", num_features, low=1)
-        self.eps = _check_eps(eps)
-        self.momentum = check_real("momentum", momentum, low=0.0, high=1.0)
-        self.affine = check_bool("affine", affine)
-        if affine:
-            self.weight = nn.Parameter(torch.ones(num_features))
-            self.bias = nn.Parameter(torch.zeros(num_features))
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
-        self.register_buffer("running_mean", torch.zeros(num_features))
+        _init_batch_statistics(self, num_features, eps, momentum, affine)
         self.register_buffer("running_whitening", torch.eye(num_features))
 
     def whitening_matrix(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
