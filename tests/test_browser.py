@@ -3,7 +3,8 @@
 Builds the book first when ``_build/html`` is missing (or ``BOOK_REBUILD=1``), serves it on
 127.0.0.1 and opens every page with the network otherwise cut off, as a reader offline would.
 Checks: no console errors, every image loaded, every internal link resolves, equations
-rendered by the vendored MathJax, launch buttons on every chapter notebook. A screenshot of each
+rendered by the vendored MathJax, launch buttons on every chapter notebook, and every
+kernel-free slider switches its frame when moved. A screenshot of each
 page is written to ``screenshots/`` (not committed) for people to look at.
 """
 from __future__ import annotations
@@ -111,6 +112,16 @@ def test_page_renders_offline(browser, site_url, path):
         if "\\(" in source or "\\[" in source or 'class="math' in source:
             page.wait_for_function("document.querySelectorAll('mjx-container').length > 0",
                                    timeout=10_000)
+        for slider in page.locator(".frame-slider").all():
+            shown = "imgs => imgs.findIndex(i => i.style.display !== 'none')"
+            before = slider.locator("img").evaluate_all(shown)
+            last = int(slider.locator("input[type=range]").get_attribute("max"))
+            target = 0 if before != 0 else last
+            slider.locator("input[type=range]").evaluate(
+                "(el, v) => { el.value = v; el.dispatchEvent(new Event('input')); }", target)
+            assert slider.locator("img").evaluate_all(shown) == target, "the slider moved no frame"
+            label = slider.locator(".frame-label").inner_text()
+            assert label == slider.get_attribute("data-labels").split("|")[target]
         if (ROOT / path.replace(".html", ".ipynb")).exists():
             figures = page.locator(".cell_output img").count()
             assert figures > 0, "a chapter shows at least one figure computed when it was built"
