@@ -127,6 +127,7 @@ def test_page_renders_offline(browser, site_url, path):
             assert figures > 0, "a chapter shows at least one figure computed when it was built"
             launch = page.locator("a[href*='mybinder.org'], a[href*='colab.research.google.com']")
             assert launch.count() >= 2, "a chapter needs its Binder and Colab launch buttons"
+            assert page.locator("[onclick*='initThebe']").count() >= 1, "no Live code button"
             colab = page.locator("a[href*='colab.research.google.com']").first
             assert colab.get_attribute("href").endswith(path.replace(".html", ".ipynb"))
     finally:
