@@ -538,27 +538,20 @@ def gallery_overview(image: torch.Tensor, draws: int = 5, seed: int = 0):
 def gallery_widget(size: int = 96):
     """An ipywidgets gallery: pick an image, a transform and its strength; see 7 random draws."""
     import ipywidgets as widgets
-    import matplotlib.pyplot as plt
-    from IPython.display import display
+
+    from .widgets import live_figure
 
     image = widgets.Dropdown(options=["astronaut", "chelsea", "coffee", "rocket"], description="image")
     kind = widgets.Dropdown(options=list(default_gallery(size)), description="transform")
     strength = widgets.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.05, description="strength")
     seed = widgets.IntSlider(value=0, min=0, max=20, description="seed")
-    out = widgets.Output()
 
-    def redraw(*_):
-        with out:
-            out.clear_output(wait=True)
-            transform = gallery_transform(kind.value, strength.value, size)
-            fig = gallery_figure(load_image(image.value, size), transform,
-                                 seed=seed.value, title=f"{kind.value}, strength {strength.value:.2f}")
-            display(fig)
-            plt.close(fig)
+    def draw():
+        transform = gallery_transform(kind.value, strength.value, size)
+        return gallery_figure(load_image(image.value, size), transform, seed=seed.value,
+                              title=f"{kind.value}, strength {strength.value:.2f}")
 
-    for w in (image, kind, strength, seed):
-        w.observe(redraw, names="value")
-    redraw()
+    out = live_figure([image, kind, strength, seed], draw)
     return widgets.VBox([widgets.HBox([image, kind]), widgets.HBox([strength, seed]), out])
 
 

@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._checks import check_bool, check_int, check_real
+from ._checks import check_bool, check_choice, check_int, check_real
 from .training import Callback, History, minibatches
 
 __all__ = [
@@ -767,10 +767,7 @@ def plot_update_ratios(monitor: UpdateRatioMonitor, ax=None, title: str = "updat
     for i, (name, ratios) in enumerate(monitor.ratios.items()):
         ax.plot(monitor.steps, ratios, color=color_of(i), label=name, lw=1)
     ax.axhline(1e-3, color="k", ls="--", lw=1, label="rule of thumb 1e-3")
-    ax.set_yscale("log")
-    ax.set_xlabel("step")
-    ax.set_ylabel(r"$\|\Delta W\| / \|W\|$")
-    ax.set_title(title)
+    ax.set(yscale="log", xlabel="step", ylabel=r"$\|\Delta W\| / \|W\|$", title=title)
     ax.legend(fontsize=8)
     return ax
 
@@ -779,9 +776,8 @@ def plot_histograms(monitor: HistogramMonitor, step: int | None = None, kind: st
                     ax=None, bins: int = 50, title: str | None = None):
     """Histograms of each layer's activations (or weight gradients) at ``step`` (default last)."""
     from .plotting import color_of
+    check_choice("kind", kind, ("activations", "gradients"))
     records = monitor.activations if kind == "activations" else monitor.gradients
-    if kind not in ("activations", "gradients"):
-        raise ValueError(f"kind={kind!r} is not one of 'activations', 'gradients'")
     if not records:
         raise ValueError("the monitor recorded nothing: was it passed to train()?")
     step = max(records) if step is None else step
@@ -791,10 +787,8 @@ def plot_histograms(monitor: HistogramMonitor, step: int | None = None, kind: st
         label = f"{name} ({monitor.kinds[name]})" if name in monitor.kinds else name
         if values.size:
             ax.hist(values, bins=bins, histtype="step", color=color_of(i), label=label, density=True)
-    ax.set_yscale("log")
-    ax.set_xlabel("activation value" if kind == "activations" else "gradient value")
-    ax.set_ylabel("density")
-    ax.set_title(title or f"{kind} per layer at step {step}")
+    ax.set(yscale="log", xlabel="activation value" if kind == "activations" else "gradient value",
+           ylabel="density", title=title or f"{kind} per layer at step {step}")
     ax.legend(fontsize=8)
     return ax
 
@@ -805,10 +799,8 @@ def plot_dead_relus(monitor: DeadReLUMonitor, ax=None, title: str = "dead ReLU u
     ax = _axes(ax)
     for i, (name, fractions) in enumerate(monitor.fractions.items()):
         ax.plot(monitor.steps, fractions, color=color_of(i), label=f"ReLU '{name}'")
-    ax.set_ylim(-0.02, 1.02)
-    ax.set_xlabel("step")
-    ax.set_ylabel("fraction of units zero on the whole batch")
-    ax.set_title(title)
+    ax.set(ylim=(-0.02, 1.02), xlabel="step", ylabel="fraction of units zero on the whole batch",
+           title=title)
     ax.legend(fontsize=8)
     return ax
 
@@ -817,10 +809,7 @@ def plot_grad_norms(monitor: GradNormMonitor, ax=None, title: str = "gradient no
     """The global gradient norm over the steps (log scale)."""
     ax = _axes(ax)
     ax.plot(monitor.steps, monitor.total, lw=1, label=label or "global norm")
-    ax.set_yscale("log")
-    ax.set_xlabel("step")
-    ax.set_ylabel(r"$\|\nabla_\theta L\|_2$")
-    ax.set_title(title)
+    ax.set(yscale="log", xlabel="step", ylabel=r"$\|\nabla_\theta L\|_2$", title=title)
     ax.legend(fontsize=8)
     return ax
 

@@ -377,6 +377,8 @@ def batch_size_explorer(curves: Mapping[tuple[int, float], LossCurve],
     import ipywidgets as w
     import matplotlib.pyplot as plt
 
+    from .widgets import live_figure
+
     batch_sizes = sorted({b for b, _ in curves})
     rates = sorted({r for _, r in curves})
     style = {"description_width": "110px"}
@@ -388,19 +390,13 @@ def batch_size_explorer(curves: Mapping[tuple[int, float], LossCurve],
                                  description="batch size B", style=style)
     lr_slider = w.SelectionSlider(options=rates, value=lr, description="learning rate α",
                                   style=style)
-    output = w.Output()
 
-    def redraw(change=None):
-        with output:
-            output.clear_output(wait=True)
-            fig, axes = plt.subplots(1, 2, figsize=(11, 4),
-                                     gridspec_kw={"width_ratios": [1.4, 1]})
-            plot_loss_curves(curves, b_slider.value, lr_slider.value, axes)
-            plt.show()
+    def draw():
+        fig, axes = plt.subplots(1, 2, figsize=(11, 4), gridspec_kw={"width_ratios": [1.4, 1]})
+        plot_loss_curves(curves, b_slider.value, lr_slider.value, axes)
+        return fig
 
-    b_slider.observe(redraw, names="value")
-    lr_slider.observe(redraw, names="value")
-    redraw()
+    output = live_figure([b_slider, lr_slider], draw)
     return w.VBox([w.HBox([b_slider, lr_slider]), output])
 
 
@@ -524,25 +520,21 @@ def conditioning_explorer(condition_number: float = 20.0, lr: float = 1.8, steps
     import ipywidgets as w
     import matplotlib.pyplot as plt
 
+    from .widgets import live_figure
+
     style = {"description_width": "110px"}
     kappa = w.FloatLogSlider(value=condition_number, base=10, min=0, max=3, step=0.05,
                              description="condition κ", style=style)
     rate = w.FloatSlider(value=lr, min=0.05, max=2.1, step=0.05, description="learning rate α",
                          style=style)
     count = w.IntSlider(value=steps, min=5, max=300, step=5, description="steps", style=style)
-    output = w.Output()
 
-    def redraw(change=None):
-        with output:
-            output.clear_output(wait=True)
-            fig, axes = plt.subplots(1, 2, figsize=(11, 4),
-                                     gridspec_kw={"width_ratios": [1.3, 1]})
-            plot_conditioning(kappa.value, rate.value, count.value, axes)
-            plt.show()
+    def draw():
+        fig, axes = plt.subplots(1, 2, figsize=(11, 4), gridspec_kw={"width_ratios": [1.3, 1]})
+        plot_conditioning(kappa.value, rate.value, count.value, axes)
+        return fig
 
-    for control in (kappa, rate, count):
-        control.observe(redraw, names="value")
-    redraw()
+    output = live_figure([kappa, rate, count], draw)
     return w.VBox([w.HBox([kappa, rate, count]), output])
 
 

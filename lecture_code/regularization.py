@@ -460,7 +460,22 @@ def _bernoulli_mask(shape, keep: float, like: torch.Tensor,
     return mask.bernoulli_(keep, generator=generator).to(like.device)
 
 
-class Dropout(nn.Module):
+class _RandomDrop(nn.Module):
+    """What Dropout and DropConnect share: the drop probability ``p``, ``keep = 1 - p`` and an
+    optional generator for reproducible masks."""
+
+    def __init__(self, p: float, generator: torch.Generator | None):
+        super().__init__()
+        self.p = _check_p(p)
+        self.generator = _check_generator(generator)
+
+    @property
+    def keep(self) -> float:
+        """Probability of keeping a unit (or weight), ``1 - p``."""
+        return 1.0 - self.p
+
+
+class Dropout(_RandomDrop):
     """Dropout (Srivastava et al. 2014): zero each activation independently with probability p.
 
     ``p`` is the probability of **dropping** a unit, as in ``torch.nn.Dropout``. (The lecture
@@ -482,15 +497,8 @@ class Dropout(nn.Module):
 
     def __init__(self, p: float = 0.5, inverted: bool = True,
                  generator: torch.Generator | None = None):
-        super().__init__()
-        self.p = _check_p(p)
+        super().__init__(p, generator)
         self.inverted = check_bool("inverted", inverted)
-        self.generator = _check_generator(generator)
-
-    @property
-    def keep(self) -> float:
-        """Probability of keeping a unit, ``1 - p``."""
-        return 1.0 - self.p
 
     def sample_mask(self, like: torch.Tensor) -> torch.Tensor:
         """A 0/1 mask shaped like ``like`` (1 = kept), drawn as in a training forward pass."""
@@ -513,7 +521,7 @@ class Dropout(nn.Module):
         return f"p={self.p:g} (drop probability; keep={self.keep:g}), form={form}"
 
 
-class DropConnect(nn.Module):
+class DropConnect(_RandomDrop):
     """DropConnect (Wan et al. 2013): drop *weights* of a Linear layer, not activations.
 
     In training each weight :math:`W_{jk}` of the wrapped ``linear`` is zeroed with
@@ -535,17 +543,11 @@ class DropConnect(nn.Module):
 
     def __init__(self, linear: nn.Linear, p: float = 0.5, per_sample: bool = False,
                  generator: torch.Generator | None = None):
-        super().__init__()
         if not isinstance(linear, nn.Linear):
             raise TypeError(f"linear must be a torch.nn.Linear, got {type(linear).__name__}")
+        super().__init__(p, generator)
         self.linear = linear
-        self.p = _check_p(p)
         self.per_sample = check_bool("per_sample", per_sample)
-        self.generator = _check_generator(generator)
-
-    @property
-    def keep(self) -> float:
-        return 1.0 - self.p
 
     def sample_mask(self, batch: int | None = None) -> torch.Tensor:
         """A 0/1 weight mask shaped like the weight, or ``(batch, out, in)`` when given."""

@@ -17,6 +17,30 @@ from .plotting import color_of
 from .surfaces import SURFACES, Surface, ill_conditioned_quadratic, trajectory
 
 
+def live_figure(controls, draw):
+    """An ipywidgets Output showing ``draw()`` — a function that returns a matplotlib figure
+    made from the controls' current values — drawn again whenever one of ``controls`` changes.
+
+    Every live explorer of the book is a few controls plus one of these.
+    """
+    import ipywidgets as w
+    from IPython.display import display
+
+    output = w.Output()
+
+    def redraw(change=None):
+        with output:
+            output.clear_output(wait=True)
+            fig = draw()
+            display(fig)
+            plt.close(fig)
+
+    for control in controls:
+        control.observe(redraw, names="value")
+    redraw()
+    return output
+
+
 def hyperparameters_for(optimizer_cls, *, lr: float, momentum: float = 0.9,
                         beta1: float = 0.9, beta2: float = 0.999) -> dict:
     """The keyword arguments that the explorer's sliders mean for ``optimizer_cls``.
@@ -108,8 +132,6 @@ def trajectory_explorer(optimizer_names: Sequence[str] | None = None,
         "gradient_noise": w.FloatSlider(value=0.0, min=0.0, max=2.0, step=0.05,
                                         description="gradient noise", style=style),
     }
-    output = w.Output()
-
     def surface_from(name: str, condition_number: float) -> Surface:
         if name == "ill-conditioned quadratic":
             return ill_conditioned_quadratic(condition_number)
@@ -124,7 +146,7 @@ def trajectory_explorer(optimizer_names: Sequence[str] | None = None,
             slider.min, slider.max = min(low, slider.min), max(high, slider.max)
             slider.min, slider.max, slider.value = low, high, value
 
-    def redraw(change=None):
+    def draw():
         values = {k: c.value for k, c in controls.items()}
         surface = surface_from(values["surface"], values["condition_number"])
         paths = {}
@@ -135,17 +157,13 @@ def trajectory_explorer(optimizer_names: Sequence[str] | None = None,
             paths[name] = trajectory(cls, surface, (values["start_x"], values["start_y"]),
                                      values["steps"], gradient_noise=values["gradient_noise"],
                                      **hyper)
-        with output:
-            output.clear_output(wait=True)
-            fig, ax = plt.subplots(figsize=(7, 4.5))
-            plot_trajectories(surface, paths, ax)
-            plt.show()
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        plot_trajectories(surface, paths, ax)
+        return fig
 
     controls["surface"].observe(reset_start, names="value")
     reset_start()
-    for control in controls.values():
-        control.observe(redraw, names="value")
-    redraw()
+    output = live_figure(controls.values(), draw)
     left = w.VBox([controls[k] for k in ("surface", "optimizers", "lr", "momentum", "beta1",
                                          "beta2")])
     right = w.VBox([controls[k] for k in ("condition_number", "start_x", "start_y", "steps",
