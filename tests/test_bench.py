@@ -12,6 +12,19 @@ def test_every_optimizer_has_a_traffic_model():
     assert bench.bytes_per_parameter("Adam") == 28  # read p, g, m, v; write p, m, v
 
 
+def test_byte_bound_and_target_verdicts():
+    assert bench.byte_bound("Adam") == 1.0
+    assert bench.byte_bound("DiffGradInject") == (36 + 8) / 28   # beyond 1.5 by bytes alone
+    row = {"setup": "flat", "optimizer": "Adam", "torch_twin": "torch Adam fused",
+           "vs_torch": 1.25, "vs_fused_adam": 1.25, "vs_pytorch_optimizer": ""}
+    assert bench.target(row) == "≤ 1.2× twin: missed"
+    assert bench.target(dict(row, setup="resnet")) == "≤ 1.5× twin: met"
+    row = {"setup": "flat", "optimizer": "DiffGrad", "torch_twin": "", "vs_torch": "",
+           "vs_fused_adam": 1.4, "vs_pytorch_optimizer": 0.19}
+    assert bench.target(row).endswith(": met")
+    assert bench.target(dict(row, vs_pytorch_optimizer=0.25)).endswith(": missed")
+
+
 def test_state_bytes_count_only_per_element_buffers():
     params = [torch.nn.Parameter(torch.zeros(10)) for _ in range(3)]
     for p in params:

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from lecture_code.optimizers import (OPTIMIZERS, SGD, AdaGrad, Adam, AdamW, RMSProp)
+from lecture_code.optimizers.base import blocked_sum
 
 # Each case: our class and kwargs, torch's class and the kwargs that mean the same math.
 PARITY_CASES = [
@@ -203,7 +204,7 @@ def test_compiled_execution_matches_eager(name):
     cls = OPTIMIZERS[name]
     extra = {"momentum": 0.9} if cls is SGD else {}
     g = torch.Generator().manual_seed(0)
-    shapes = [(7, 5), (5,), (0,), (3, 2, 2), (4,)]
+    shapes = [(7, 5), (5,), (0,), (3, 2, 2), (4,), (40, 64)]   # 2560: two sum blocks + tail
     initial = [torch.randn(s, generator=g) for s in shapes]
     grads = [[torch.randn(s, generator=g) for s in shapes] for _ in range(5)]
     results = []
@@ -219,3 +220,25 @@ def test_compiled_execution_matches_eager(name):
     for eager, compiled in zip(*results):
         torch.testing.assert_close(compiled.detach(), eager.detach(), rtol=1e-6, atol=1e-6)
     assert torch.equal(results[1][4].detach(), initial[4])
+
+
+@pytest.mark.parametrize("numel", [0, 1, 1023, 1024, 1025, 5000])
+def test_blocked_sum_is_the_sum(numel):
+    """The rules' per-tensor reductions sum in blocks; the result is the plain sum."""
+    x = torch.randn(numel, generator=torch.Generator().manual_seed(numel), dtype=torch.float64)
+    torch.testing.assert_close(blocked_sum(x), x.sum(), rtol=1e-12, atol=1e-12)
+    strided = torch.randn(2 * numel + 1, dtype=torch.float64)[::2].reshape(-1)   # not contiguous
+    torch.testing.assert_close(blocked_sum(strided), strided.sum(), rtol=1e-12, atol=1e-12)
+    assert blocked_sum(x.float()).dtype == torch.float32
+
+
+def test_sgd_keeps_no_step_count_like_torch():
+    """SGD's rule needs no step count, so (as torch.optim.SGD) it stores none."""
+    p = torch.nn.Parameter(torch.zeros(3))
+    p.grad = torch.ones(3)
+    optimizer = SGD([p], lr=0.1, momentum=0.9)
+    optimizer.step()
+    assert set(optimizer.state[p]) == {"velocity"}
+    adam = Adam([p], lr=0.1)
+    adam.step()
+    assert adam.state[p]["step"].item() == 1

@@ -6,6 +6,7 @@ import sys
 
 COMMANDS = {
     "optimizers": "step time and bandwidth of every optimizer against torch.optim",
+    "profile": "where one optimizer step spends its time (cProfile, kernel loops)",
     "widgets": "time to recompute a widget's trajectory",
     "compare": "train small models with every Adam-family optimizer (the AdaNorm table, small)",
 }

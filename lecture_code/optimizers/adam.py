@@ -16,7 +16,7 @@ import math
 import torch
 
 from .._checks import check_betas, check_bool, check_choice, check_real
-from .base import ElementwiseOptimizer
+from .base import ElementwiseOptimizer, blocked_sum
 
 
 # --- pieces ------------------------------------------------------------------------------------
@@ -99,7 +99,7 @@ def adanorm_correction_(grad, grad_norm_ema, gamma):
     with :math:`e_0 = 0`: a gradient whose norm falls below its recent history is scaled back up
     to it. (:math:`\tilde g = g` when :math:`\lVert g\rVert = 0`.) Updates :math:`e` in place.
     """
-    norm = torch.linalg.vector_norm(grad)
+    norm = blocked_sum(grad * grad).sqrt()
     ema_(grad_norm_ema, norm, gamma)
     boost = (grad_norm_ema > norm) & (norm > 0)
     return grad * torch.where(boost, grad_norm_ema / norm, 1.0)
@@ -124,10 +124,22 @@ def inject_(grad, param, previous_param, k, first_step):
     return (grad + delta * grad * grad) / k
 
 
-def centralize(m):
-    r"""Moment centralization (Sadu, Dubey & Sreeja, CVMI 2022): :math:`\tilde m = m - \bar m`,
-    with one mean over the whole tensor, as the authors' code does."""
-    return m - m.mean()
+def centralize_(m, moment_input, moment_mean, beta1):
+    r"""Moment centralization (Sadu, Dubey & Sreeja, CVMI 2022): the step uses
+    :math:`\tilde m = m - \bar m`, with one mean over the whole tensor, as the authors' code does.
+
+    The mean is kept as a running scalar instead of being recomputed from :math:`m`: the mean of
+    an exponential moving average is the moving average of the means,
+
+    .. math::
+        \bar m_t = \beta_1 \bar m_{t-1} + (1-\beta_1)\, \overline{x_t}, \qquad \bar m_0 = 0,
+
+    where :math:`x_t` is what the first moment was fed (the gradient). Equal to ``m.mean()`` up
+    to rounding, it costs one pass over :math:`x` instead of one over :math:`m` and :math:`x`
+    (the update needs the mean before it can start). Updates ``moment_mean`` in place.
+    """
+    ema_(moment_mean, blocked_sum(moment_input) / moment_input.numel(), beta1)
+    return m - moment_mean
 
 
 # --- the composed rule --------------------------------------------------------------------------
@@ -153,7 +165,7 @@ def adam_family_rule(param, grad, state, *, lr, beta1, beta2, eps, weight_decay,
     * ``rectify=True`` — RAdam's :func:`rectified_step` replaces :func:`adam_step`;
     * ``adanorm=True`` — the first moment is fed AdaNorm's :func:`adanorm_correction_` g̃;
     * ``inject=True`` — the first moment is fed AdaInject's :func:`inject_` u;
-    * ``centralize_moment=True`` — the step uses :func:`centralize` d m (the stored m is unchanged);
+    * ``centralize_moment=True`` — the step uses :func:`centralize_`'s m̃ (the stored m is unchanged);
     * ``decoupled_weight_decay=True`` — AdamW: θ ← θ (1 − αλ) instead of g ← g + λθ.
 
     The second moment always uses the raw gradient g. AdaBelief's residual uses AdaNorm's g̃
@@ -177,7 +189,9 @@ def adam_family_rule(param, grad, state, *, lr, beta1, beta2, eps, weight_decay,
         first_moment_input = inject_(first_moment_input, param, state["previous_param"],
                                      inject_k, first_step)
     ema_(m, first_moment_input, beta1)                       # m ← β1 m + (1 − β1) g
-    m_used = centralize(m) if centralize_moment else m
+    m_used = m
+    if centralize_moment:                                    # m̃ = m − mean(m)
+        m_used = centralize_(m, first_moment_input, state["exp_avg_mean"], beta1)
 
     if second_moment == "belief":
         ema_(v, (belief_input - m_used) ** 2, beta2)        # s ← β2 s + (1 − β2)(g − m)² + ε
@@ -242,6 +256,8 @@ class AdamFamily(ElementwiseOptimizer):
             state["previous_grad"] = zeros()                 # g_0 = 0
         if group["adanorm"]:
             state["grad_norm_ema"] = torch.zeros((), dtype=param.dtype, device=param.device)
+        if group["centralize"]:
+            state["exp_avg_mean"] = torch.zeros((), dtype=param.dtype, device=param.device)
         if group["inject"]:
             state["previous_param"] = param.detach().clone(memory_format=torch.preserve_format)
         return state

@@ -69,6 +69,7 @@ class SGD(ElementwiseOptimizer):
     """
 
     rule = staticmethod(sgd_rule)
+    counts_steps = False
 
     def __init__(self, params, lr: float, momentum: float = 0.0, nesterov: bool = False,
                  weight_decay: float = 0.0, *, execution: str = "eager"):
