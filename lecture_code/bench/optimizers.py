@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import statistics
 import time
 
 import torch
@@ -128,31 +129,48 @@ def make_parameters(setup: str, device) -> list[torch.nn.Parameter]:
     return params
 
 
-def time_steps(factories: dict, setup: str, device, steps: int, repeats: int) -> tuple[dict, dict]:
-    """Seconds per step of each optimizer: the best of ``repeats`` interleaved rounds.
+def time_steps(factories: dict, setup: str, device, steps: int, repeats: int,
+               trials: int) -> tuple[dict, dict, dict]:
+    """Seconds per step of each optimizer and each one's time ratio to the others.
 
-    Each optimizer gets its own copy of the parameters and 5 warm-up steps (the compiled path
-    compiles there); then every round times ``steps`` steps of each optimizer in turn, so that
-    a slow phase of the machine affects all of them alike. On a shared machine, noise only ever
-    adds time, so the best round is the stablest estimate of what the code costs (the median
-    moved ratios by ±30% between runs here).
+    A *trial* gives every optimizer a fresh copy of the parameters (allocated in a rotated
+    order) and 5 warm-up steps (the compiled path compiles there), then times ``repeats``
+    interleaved rounds of ``steps`` steps each; the trial's time is the best round (noise only
+    ever adds time). Where a tensor lands in memory changed a step's time by up to 2× on the
+    shared machine this was written on, so ratios are taken within each trial and the median
+    over trials is reported, with the range.
+    Returns (median seconds per step, {label: [ratio to fused Adam per trial]} and the last
+    trial's optimizers, for their state sizes).
     """
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    optimizers = {}
-    for label, factory in factories.items():
-        optimizers[label] = factory(make_parameters(setup, device))
-        for _ in range(5):
-            optimizers[label].step()
-    samples = {label: [] for label in factories}
-    for _ in range(repeats):
-        for label, optimizer in optimizers.items():
-            sync()
-            start = time.perf_counter()
-            for _ in range(steps):
+    labels = list(factories)
+    best = {label: [] for label in labels}
+    for trial in range(trials):
+        order = labels[trial % len(labels):] + labels[:trial % len(labels)]
+        optimizers = {label: factories[label](make_parameters(setup, device)) for label in order}
+        for optimizer in optimizers.values():
+            for _ in range(5):
                 optimizer.step()
-            sync()
-            samples[label].append((time.perf_counter() - start) / steps)
-    return {label: min(s) for label, s in samples.items()}, optimizers
+        samples = {label: [] for label in labels}
+        for _ in range(repeats):
+            for label in labels:
+                sync()
+                start = time.perf_counter()
+                for _ in range(steps):
+                    optimizers[label].step()
+                sync()
+                samples[label].append((time.perf_counter() - start) / steps)
+        for label in labels:
+            best[label].append(min(samples[label]))
+        if trial < trials - 1:
+            del optimizers
+    return best, optimizers
+
+
+def median_ratio(best: dict, label: str, reference: str) -> tuple[float, float, float]:
+    """Median, lowest and highest over trials of the time ratio ``label`` / ``reference``."""
+    ratios = sorted(a / b for a, b in zip(best[label], best[reference]))
+    return statistics.median(ratios), ratios[0], ratios[-1]
 
 
 def state_bytes_per_parameter(optimizer: torch.optim.Optimizer) -> float:
@@ -189,8 +207,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--only", nargs="*", help="optimizer names to run (default: all)")
     parser.add_argument("--setups", nargs="*", default=["flat", "resnet"],
                         choices=["flat", "resnet"])
-    parser.add_argument("--steps", type=int, default=10)
-    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--trials", type=int, default=3)
     parser.add_argument("--out", default=str(RESULTS / "optimizers"),
                         help="path prefix of the .csv and .md results")
     args = parser.parse_args(argv)
@@ -208,16 +227,18 @@ def main(argv: list[str]) -> int:
             for kind, twin in twins.items():
                 if twin is not None:
                     factories[kind] = twin[1]
-            times, optimizers = time_steps(factories, setup, device, args.steps, args.repeats)
-            ours_time = times["ours"]
-            fused_adam_total += times["fused Adam"]
+            best, optimizers = time_steps(factories, setup, device, args.steps, args.repeats,
+                                          args.trials)
+            ours_time = statistics.median(best["ours"])
+            fused_adam_total += statistics.median(best["fused Adam"])
+            vs_fused, low, high = median_ratio(best, "ours", "fused Adam")
             row = {"setup": setup, "optimizer": name, "ms_per_step": 1e3 * ours_time,
-                   "vs_fused_adam": ours_time / times["fused Adam"],
+                   "vs_fused_adam": vs_fused, "vs_fused_adam_range": f"{low:.2f}–{high:.2f}",
                    "bandwidth_fraction": bytes_per_parameter(name) * numel / ours_time / bandwidth,
                    "state_bytes_per_param": state_bytes_per_parameter(optimizers["ours"])}
             for kind, twin in twins.items():
                 row[f"{kind}_twin"] = twin[0] if twin else ""
-                row[f"vs_{kind}"] = ours_time / times[kind] if twin else ""
+                row[f"vs_{kind}"] = median_ratio(best, "ours", kind)[0] if twin else ""
             if twins["torch"]:
                 row["torch_state_bytes_per_param"] = state_bytes_per_parameter(optimizers["torch"])
             row["byte_bound"] = byte_bound(name)
@@ -230,7 +251,7 @@ def main(argv: list[str]) -> int:
                      if row["vs_pytorch_optimizer"] != "" else "")
                   + f"  {100 * row['bandwidth_fraction']:.0f}% of bandwidth", flush=True)
         print(f"{setup:6s} torch Adam fused {1e3 * fused_adam_total / len(names):.2f} ms per step "
-              "(mean over the rounds)")
+              "(mean over the optimizers' runs)")
     write_results(rows, args.out, bandwidth)
     return 0
 
@@ -240,7 +261,8 @@ def write_results(rows: list[dict], prefix: str, bandwidth: float) -> None:
 
     prefix = Path(prefix)
     prefix.parent.mkdir(parents=True, exist_ok=True)
-    columns = ["setup", "optimizer", "ms_per_step", "vs_fused_adam", "torch_twin", "vs_torch",
+    columns = ["setup", "optimizer", "ms_per_step", "vs_fused_adam", "vs_fused_adam_range",
+               "torch_twin", "vs_torch",
                "pytorch_optimizer_twin", "vs_pytorch_optimizer", "bandwidth_fraction",
                "state_bytes_per_param", "torch_state_bytes_per_param", "byte_bound", "target"]
     with open(prefix.with_suffix(".csv"), "w", newline="") as f:
@@ -253,19 +275,23 @@ def write_results(rows: list[dict], prefix: str, bandwidth: float) -> None:
 
     lines = ["# Optimizer step time (`execution=\"compiled\"`)", "", provenance(),
              f"Memory bandwidth, measured in the same run by an in-place `a += b` on 400 MB arrays: "
-             f"{bandwidth / 1e9:.1f} GB/s. Ratios are time / time of the named twin "
-             "(below 1 = faster), measured in interleaved rounds with the twin in the same "
-             "process. `flat`: one 10 M-element float32 tensor; `resnet`: "
-             f"{len(resnet_shapes())} tensors of a small ResNet. Each time is the best of the "
-             "interleaved rounds. `byte bound`: the bytes the update must move per parameter "
-             "divided by Adam's 28 — the lowest `× fused Adam` any implementation can reach on "
-             "the memory-bound `flat` setup.", "",
-             "| setup | optimizer | ms/step | × fused Adam | byte bound | torch twin | × twin | "
-             "pytorch_optimizer | × it | % of bandwidth | state B/param (torch) | target |",
+             f"{bandwidth / 1e9:.1f} GB/s. `flat`: one 10 M-element float32 tensor; `resnet`: "
+             f"{len(resnet_shapes())} tensors of a small ResNet. Ratios are time / time of the "
+             "named twin (below 1 = faster). In each trial every optimizer gets freshly allocated "
+             "tensors and is timed in interleaved rounds with its twins in the same process (its "
+             "time: the best round); the table gives the median over trials and, for fused "
+             "Adam, the range — on a shared machine, where tensors land in memory moves a "
+             "step's time by up to 2×. `byte bound`: the bytes the update must move per "
+             "parameter divided by Adam's 28 — the lowest `× fused Adam` any implementation can "
+             "reach on the memory-bound `flat` setup.", "",
+             "| setup | optimizer | ms/step | × fused Adam (range) | byte bound | torch twin | "
+             "× twin | pytorch_optimizer | × it | % of bandwidth | state B/param (torch) | "
+             "target |",
              "|---|---|---:|---:|---:|---|---:|---|---:|---:|---:|---|"]
     for r in rows:
         lines.append(
-            f"| {r['setup']} | {r['optimizer']} | {r['ms_per_step']:.2f} | {r['vs_fused_adam']:.2f} | "
+            f"| {r['setup']} | {r['optimizer']} | {r['ms_per_step']:.2f} | "
+            f"{r['vs_fused_adam']:.2f} ({r['vs_fused_adam_range']}) | "
             f"{r['byte_bound']:.2f} | {r['torch_twin']} | {fmt(r['vs_torch'], '{:.2f}')} | {r['pytorch_optimizer_twin']} | "
             f"{fmt(r['vs_pytorch_optimizer'], '{:.2f}')} | {100 * r['bandwidth_fraction']:.0f} | "
             f"{r['state_bytes_per_param']:.0f} ({fmt(r.get('torch_state_bytes_per_param'), '{:.0f}')}) | {r['target']} |")
