@@ -47,7 +47,8 @@ def plot_lambda_sweep(sweep: LambdaSweep, lam: float | None = None, seed_index: 
         raise TypeError(f"sweep must be a LambdaSweep, got {type(sweep).__name__}")
     lam = sweep.best("val_loss") if lam is None else _closest(sweep.lambdas, lam)
     check_int("seed_index", seed_index, low=0, high=len(sweep.seeds) - 1)
-    fig = fig or plt.figure(figsize=(10, 3.8))
+    fig = fig or plt.figure()
+    fig.set_size_inches(10, 3.8)   # the layout is made for this size, also in a given figure
     ax_hist, ax_curve = fig.subplots(1, 2)
     reference = 0.0 if 0.0 in sweep.lambdas and lam != 0.0 else None
     all_weights = np.concatenate([sweep.weights[l][seed_index] for l in sweep.lambdas])
@@ -150,7 +151,8 @@ def plot_dropout_masks(p: float = 0.5, seed: int = 0, layers: Sequence[int] = (5
     kept += [np.ones(layers[-1], bool)]
     batch_mask = dropout.sample_mask(torch.empty(batch, units)).numpy()
 
-    fig = fig or plt.figure(figsize=(10, 3.8))
+    fig = fig or plt.figure()
+    fig.set_size_inches(10, 3.8)   # the layout is made for this size, also in a given figure
     ax_net, ax_mask = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.1, 1]})
     positions = []
     for i, n in enumerate(layers):

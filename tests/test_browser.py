@@ -3,8 +3,9 @@
 Builds the book first when ``_build/html`` is missing (or ``BOOK_REBUILD=1``), serves it on
 127.0.0.1 and opens every page with the network otherwise cut off, as a reader offline would.
 Checks: no console errors, every image loaded, every internal link resolves, equations
-rendered by the vendored MathJax, launch buttons on every chapter notebook, and every
-kernel-free slider switches its frame when moved. A screenshot of each
+rendered by the vendored MathJax, every saved widget drawn by the vendored ipywidgets HTML
+manager, launch buttons on every chapter notebook, and every kernel-free slider switches its
+frame when moved. A screenshot of each
 page is written to ``screenshots/`` (not committed) for people to look at.
 """
 from __future__ import annotations
@@ -90,6 +91,20 @@ def visit(browser, url: str):
 def test_page_renders_offline(browser, site_url, path):
     context, page, problems = visit(browser, urljoin(site_url, path))
     try:
+        source = (SITE / path).read_text()
+        views = source.count('type="application/vnd.jupyter.widget-view+json"')
+        notebook = ROOT / path.replace(".html", ".ipynb")
+        if notebook.exists() and "# NBVAL_IGNORE_OUTPUT" in notebook.read_text():
+            assert views > 0, "the chapter's widget left no saved state on the page"
+        if views:
+            # The manager replaces each view's script with a drawn widget, offline.
+            page.wait_for_function(
+                f"document.querySelectorAll('.widget-subarea > .jupyter-widgets').length >= {views}",
+                timeout=20_000)
+            controls = page.locator(".widget-subarea .widget-slider, .widget-subarea "
+                                    ".widget-dropdown, .widget-subarea .widget-toggle-buttons")
+            assert controls.count() > 0, "the saved widgets show no control"
+            page.wait_for_timeout(500)   # its figures load
         SHOTS.mkdir(exist_ok=True)
         page.screenshot(path=str(SHOTS / (path.replace("/", "_").replace(".html", ".png"))),
                         full_page=True)
@@ -108,7 +123,6 @@ def test_page_renders_offline(browser, site_url, path):
             local = SITE / urlparse(target).path.lstrip("/")
             assert local.exists() or (local / "index.html").exists(), f"broken link {href}"
 
-        source = (SITE / path).read_text()
         if "\\(" in source or "\\[" in source or 'class="math' in source:
             page.wait_for_function("document.querySelectorAll('mjx-container').length > 0",
                                    timeout=10_000)
@@ -122,7 +136,7 @@ def test_page_renders_offline(browser, site_url, path):
             assert slider.locator("img").evaluate_all(shown) == target, "the slider moved no frame"
             label = slider.locator(".frame-label").inner_text()
             assert label == slider.get_attribute("data-labels").split("|")[target]
-        if (ROOT / path.replace(".html", ".ipynb")).exists():
+        if notebook.exists():
             figures = page.locator(".cell_output img").count()
             assert figures > 0, "a chapter shows at least one figure computed when it was built"
             launch = page.locator("a[href*='mybinder.org'], a[href*='colab.research.google.com']")

@@ -2,8 +2,8 @@
 
 * notebook metadata: the python3 kernel only (no execution or widget state);
 * code cells: no outputs, except cells whose first line is ``# NBVAL_CHECK_OUTPUT``;
-* widget cells (first line ``# NBVAL_IGNORE_OUTPUT``): tagged ``remove-output``, because the
-  online book has no kernel — the static figure above each widget stands in for it.
+* widget cells (first line ``# NBVAL_IGNORE_OUTPUT``) keep no ``remove-output`` tag: the built
+  page shows the widget's saved state (drawn by the vendored ipywidgets HTML manager).
 
 ``python tools/normalize_notebooks.py --check`` only reports notebooks that differ (CI uses it).
 """
@@ -26,8 +26,10 @@ def normalized(nb: dict) -> dict:
         if not source.startswith("# NBVAL_CHECK_OUTPUT"):
             cell["outputs"], cell["execution_count"] = [], None
         tags = cell.setdefault("metadata", {}).get("tags", [])
-        if source.startswith("# NBVAL_IGNORE_OUTPUT") and "remove-output" not in tags:
-            cell["metadata"]["tags"] = [*tags, "remove-output"]
+        if source.startswith("# NBVAL_IGNORE_OUTPUT") and "remove-output" in tags:
+            cell["metadata"]["tags"] = [t for t in tags if t != "remove-output"]
+            if not cell["metadata"]["tags"]:
+                del cell["metadata"]["tags"]
     return nb
 
 

@@ -1,15 +1,30 @@
 #!/usr/bin/env bash
 # Re-create vendor/: the JavaScript the built book needs, so that its pages render offline
-# (no CDN): MathJax for the equations. A pinned version from the npm registry; the result is
-# committed, so building the book never downloads anything. Run from the repository's root.
+# (no CDN). Pinned versions from the npm registry; the result is committed, so building the book
+# never downloads anything. Run from the repository's root.
+#   - MathJax, for the equations;
+#   - require.js and the ipywidgets HTML manager (embed-amd.js, with the standard controls and
+#     the Output widget built in, plus the Font Awesome fonts its CSS asks for), which draw a
+#     notebook's saved widget state on the static page. book/_ext/static/widgets/offline.js
+#     points the manager at these files (see _config.yml, nb_ipywidgets_js).
 set -euo pipefail
 MATHJAX=3.2.2
+REQUIREJS=2.3.7
+HTML_MANAGER=1.0.15
 work=$(mktemp -d)
-(cd "$work" && npm pack --silent mathjax@$MATHJAX >/dev/null)
+(cd "$work" && npm pack --silent mathjax@$MATHJAX requirejs@$REQUIREJS \
+    @jupyter-widgets/html-manager@$HTML_MANAGER >/dev/null)
 for f in "$work"/*.tgz; do mkdir -p "${f%.tgz}" && tar xzf "$f" -C "${f%.tgz}"; done
-rm -rf vendor && mkdir -p vendor/mathjax/output/chtml/fonts
+rm -rf vendor && mkdir -p vendor/mathjax/output/chtml/fonts vendor/widgets
 cp "$work"/mathjax-$MATHJAX/package/es5/tex-chtml.js vendor/mathjax/
 cp -r "$work"/mathjax-$MATHJAX/package/es5/output/chtml/fonts/woff-v2 vendor/mathjax/output/chtml/fonts/
-printf 'mathjax %s\n' $MATHJAX > vendor/VERSIONS
+cp "$work"/requirejs-$REQUIREJS/package/require.js vendor/widgets/
+manager="$work"/jupyter-widgets-html-manager-$HTML_MANAGER/package/dist
+# The source-map comment would make a browser's developer tools ask for a file we do not ship.
+sed '/^\/\/# sourceMappingURL=/d' "$manager"/embed-amd.js > vendor/widgets/embed-amd.js
+cp "$manager"/*.woff2 vendor/widgets/   # browsers take the first format they support: woff2
+cp "$manager"/embed.js.LICENSE.txt vendor/widgets/LICENSE-html-manager.txt
+printf 'mathjax %s\nrequirejs %s\n@jupyter-widgets/html-manager %s\n' \
+    $MATHJAX $REQUIREJS $HTML_MANAGER > vendor/VERSIONS
 rm -rf "$work"
-du -sh vendor
+du -sh vendor vendor/*
