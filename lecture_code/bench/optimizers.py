@@ -133,12 +133,13 @@ def time_steps(factories: dict, setup: str, device, steps: int, repeats: int,
                trials: int) -> tuple[dict, dict, dict]:
     """Seconds per step of each optimizer and each one's time ratio to the others.
 
-    A *trial* gives every optimizer a fresh copy of the parameters (allocated in a rotated
-    order) and 5 warm-up steps (the compiled path compiles there), then times ``repeats``
-    interleaved rounds of ``steps`` steps each; the trial's time is the best round (noise only
-    ever adds time). Where a tensor lands in memory changed a step's time by up to 2× on the
-    shared machine this was written on, so ratios are taken within each trial and the median
-    over trials is reported, with the range.
+    A *trial* allocates the parameters afresh and gives them to every optimizer (each keeps its
+    own state, allocated in a rotated order), runs 5 warm-up steps (the compiled path compiles
+    there), then times ``repeats`` interleaved rounds of ``steps`` steps each; the trial's time
+    is the best round (noise only ever adds time). Where tensors land in memory changed a
+    step's time by up to 1.5× on the shared machine this was written on; stepping the same
+    parameter tensors keeps that out of the comparison, and the median over trials is
+    reported, with the range.
     Returns (median seconds per step, {label: [ratio to fused Adam per trial]} and the last
     trial's optimizers, for their state sizes).
     """
@@ -147,10 +148,11 @@ def time_steps(factories: dict, setup: str, device, steps: int, repeats: int,
     best = {label: [] for label in labels}
     for trial in range(trials):
         order = labels[trial % len(labels):] + labels[:trial % len(labels)]
-        optimizers = {label: factories[label](make_parameters(setup, device)) for label in order}
-        for optimizer in optimizers.values():
+        params = make_parameters(setup, device)
+        optimizers = {label: factories[label](params) for label in order}
+        for label in order:
             for _ in range(5):
-                optimizer.step()
+                optimizers[label].step()
         samples = {label: [] for label in labels}
         for _ in range(repeats):
             for label in labels:
@@ -163,7 +165,7 @@ def time_steps(factories: dict, setup: str, device, steps: int, repeats: int,
         for label in labels:
             best[label].append(min(samples[label]))
         if trial < trials - 1:
-            del optimizers
+            del optimizers, params
     return best, optimizers
 
 
@@ -279,9 +281,9 @@ def write_results(rows: list[dict], prefix: str, bandwidth: float) -> None:
              f"{len(resnet_shapes())} tensors of a small ResNet. Ratios are time / time of the "
              "named twin (below 1 = faster). In each trial every optimizer gets freshly allocated "
              "tensors and is timed in interleaved rounds with its twins in the same process (its "
-             "time: the best round); the table gives the median over trials and, for fused "
-             "Adam, the range — on a shared machine, where tensors land in memory moves a "
-             "step's time by up to 2×. `byte bound`: the bytes the update must move per "
+             "time: the best round); all of them step the same parameter tensors, since on a "
+             "shared machine where tensors land in memory moves a step's time by up to 1.5×. "
+             "The table gives the median over trials and, for fused Adam, the range. `byte bound`: the bytes the update must move per "
              "parameter divided by Adam's 28 — the lowest `× fused Adam` any implementation can "
              "reach on the memory-bound `flat` setup.", "",
              "| setup | optimizer | ms/step | × fused Adam (range) | byte bound | torch twin | "
