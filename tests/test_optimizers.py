@@ -241,4 +241,24 @@ def test_sgd_keeps_no_step_count_like_torch():
     assert set(optimizer.state[p]) == {"velocity"}
     adam = Adam([p], lr=0.1)
     adam.step()
-    assert adam.state[p]["step"].item() == 1
+    assert adam.state[p]["step"] == 1
+
+
+def test_resumes_from_a_checkpoint_with_tensor_step_counts():
+    """state["step"] is an int here; checkpoints that hold it as a 0-dim tensor (as torch.optim
+    and earlier versions of this package do) load and continue bit-identically."""
+    loss, params = least_squares_problem(3)
+    straight, _ = run(Adam, dict(lr=0.01), params, loss, 10)
+    first, optimizer = run(Adam, dict(lr=0.01), params, loss, 5)
+    checkpoint = optimizer.state_dict()
+    for state in checkpoint["state"].values():
+        state["step"] = torch.tensor(float(state["step"]), dtype=torch.float64)
+    resumed = Adam(first, lr=0.01)
+    resumed.load_state_dict(checkpoint)
+    for _ in range(5):
+        resumed.zero_grad()
+        loss(first).backward()
+        resumed.step()
+    for a, b in zip(straight, first):
+        assert torch.equal(a, b)
+    assert resumed.state[first[0]]["step"] == 10

@@ -484,7 +484,8 @@ def test_resume_is_bit_identical(cls, flags):
     before = copy.deepcopy(checkpoint["optimizer"]["state"])
     steps(first, optimizer, grads[7:8])
     for key, value in before[0].items():
-        assert torch.equal(value, checkpoint["optimizer"]["state"][0][key])
+        saved = checkpoint["optimizer"]["state"][0][key]
+        assert torch.equal(value, saved) if torch.is_tensor(value) else value == saved
 
 
 # --- eager vs compiled -----------------------------------------------------------------------------

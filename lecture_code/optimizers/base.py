@@ -62,9 +62,12 @@ class ElementwiseOptimizer(Optimizer):
 
     ``rule`` is a staticmethod ``rule(param, grad, state, **hyperparameters, **step_scalars)``
     that updates one tensor in place. ``state`` is the parameter's state dict;
-    ``state["step"]`` (a 0-dim float64 tensor, as in ``torch.optim``) counts the steps taken,
-    the current one included. A class whose rule needs no step count (SGD, like
-    ``torch.optim.SGD``) sets ``counts_steps = False`` and skips that bookkeeping.
+    ``state["step"]`` counts the steps taken, the current one included. It is a Python int
+    (``torch.optim`` keeps a 0-dim tensor; a checkpoint holding one loads too): the step count
+    only feeds the step scalars, which are computed in Python anyway, and adding 1 to an int is
+    ~50 times cheaper than to a tensor — on a model of 62 tensors that was a sixth of a
+    compiled step. A class whose rule needs no step count (SGD, like ``torch.optim.SGD``) sets
+    ``counts_steps = False`` and skips that bookkeeping.
     """
 
     rule: Callable
@@ -108,7 +111,7 @@ class ElementwiseOptimizer(Optimizer):
                 state = self.state[param]
                 if not state:
                     if self.counts_steps:
-                        state["step"] = torch.zeros((), dtype=torch.float64)
+                        state["step"] = 0
                     state.update(self.init_state(param, group))
                 params.append(param)
                 grads.append(param.grad)
@@ -123,9 +126,10 @@ class ElementwiseOptimizer(Optimizer):
         """t ← t + 1 for every parameter; returns each parameter's step scalars."""
         if not self.counts_steps:
             return [{}] * len(states)
-        steps = [state["step"] for state in states]
-        torch._foreach_add_(steps, 1)                          # one call for all tensors
-        step_counts = [int(t) for t in torch.stack(steps).tolist()]
+        step_counts = []
+        for state in states:
+            state["step"] = int(state["step"]) + 1                # also reads torch's tensor
+            step_counts.append(state["step"])
         scalars_at = {t: self._as_data(self.step_scalars(group, t)) for t in set(step_counts)}
         return [scalars_at[t] for t in step_counts]            # usually one t for the group
 
