@@ -54,8 +54,8 @@ def kernel_loops(name: str, setup: str) -> list[str]:
     _, sources = run_and_get_code(optimizer.step)
     loops = []
     for source in sources:
-        for match in re.finditer(r"#pragma omp for[^\n]*\n\s*for\(([^)]*)\)", source):
-            loops.append("for(" + re.sub(r"static_cast<int64_t>\((\w+)\)", r"\1", match.group(1)) + ")")
+        for match in re.finditer(r"#pragma omp for[^\n]*\n\s*(for\([^\n]*\))", source):
+            loops.append(re.sub(r"static_cast<int64_t>\((\w+)\)", r"\1", match.group(1)))
     return loops
 
 
@@ -71,8 +71,11 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     device = torch.device("cpu")
     sections = ["# Where an optimizer step spends its time", "", provenance(),
+                " ".join(__doc__.split("\n\n", 1)[1].split()).replace("``", "`").replace(
+                    ":mod:", ""), "",
                 "cProfile of `step()` (functions sorted by their own time; `kernel` is the "
-                "compiled C++ update), after 5 warm-up steps.", ""]
+                "compiled C++ update; `compile_wrapper` includes dynamo's guard checks), after "
+                "5 warm-up steps.", ""]
     for setup in args.setups:
         for label, factory in [("torch Adam fused", _torch_twin("Adam")[1]),
                                *[(name, ours_factory(name)) for name in args.optimizers]]:

@@ -43,10 +43,10 @@ def blocked_sum(x: torch.Tensor) -> torch.Tensor:
     bandwidth (0.6 ms). Summing in blocks is also at least as accurate (pairwise-like). The same
     function runs eagerly, so both executions compute the same sum.
     """
-    flat = x.reshape(-1)
-    in_blocks = flat.numel() - flat.numel() % SUM_BLOCK     # a constant once shapes are known
+    in_blocks = x.numel() - x.numel() % SUM_BLOCK           # a constant once shapes are known
     if in_blocks == 0:
-        return flat.sum()
+        return x.sum()
+    flat = x.reshape(-1)
     total = flat[:in_blocks].view(-1, SUM_BLOCK).sum(dim=1).sum()
     return total + flat[in_blocks:].sum() if in_blocks < flat.numel() else total
 
