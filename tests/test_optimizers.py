@@ -196,8 +196,7 @@ def test_sparse_gradients_are_refused():
         Adam([p]).step()
 
 
-@pytest.mark.parametrize("name", ["SGD", "AdaGrad", "RMSProp", "AdamW", "DiffGradNorm",
-                                  "AdaBeliefCentralized", "RAdamInject"])
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
 def test_compiled_execution_matches_eager(name):
     """The fast path runs the same rule fused by torch.compile: equal to 1e-6 in float32,
     on mixed shapes, an empty tensor, a parameter without gradient and two param groups."""
