@@ -392,7 +392,7 @@ def test_normalized_mlp_has_the_requested_layers():
 # ------------------------------------------------------------- figures and widgets (smoke)
 
 def test_batch_statistics_noise_follows_sampling_theory():
-    from lecture_code.widgets_normalization import activation_population, batch_statistics
+    from lecture_code.widgets.normalization import activation_population, batch_statistics
 
     population = activation_population(seed=0)
     sigma2 = population.var(unbiased=False).item()
@@ -409,7 +409,7 @@ def test_figures_and_widgets_build():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from lecture_code import widgets_normalization as figures
+    from lecture_code.widgets import normalization as figures
 
     fig = figures.plot_group_membership(1, num_channels=4, num_samples=2, num_positions=3)
     title = fig._suptitle.get_text()

@@ -4,7 +4,7 @@ import re
 import matplotlib.pyplot as plt
 import pytest
 
-from lecture_code.static_widgets import FrameSlider, frame_slider
+from lecture_code.widgets.static import FrameSlider, frame_slider
 
 
 def draw(value):

@@ -14,9 +14,9 @@ import numpy as np
 import torch
 from matplotlib.patches import Patch
 
-from ._checks import check_int
-from .normalization import BATCH, INSTANCE, LAYER, Grouping, group
-from .plotting import color_of
+from .._checks import check_int
+from ..normalization import BATCH, INSTANCE, LAYER, Grouping, group
+from ..plotting import color_of
 
 #: Batch sizes offered by the batch-size slider.
 BATCH_SIZES = (2, 4, 8, 16, 32, 64, 128, 256)

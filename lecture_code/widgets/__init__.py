@@ -1,4 +1,11 @@
-"""Interactive explorers for the optimization chapters, and the static figures they draw.
+"""The book's widgets: interactive explorers and the static figures they draw.
+
+This package holds the explorers of the optimization chapters and :func:`live_figure`, which
+every live explorer uses; its submodules hold those of the other parts —
+:mod:`~lecture_code.widgets.regularization`, :mod:`~lecture_code.widgets.normalization` — and
+:mod:`~lecture_code.widgets.static`, the kernel-free frame sliders for the online book. (The
+SGD experiments' explorers live next to their experiments in :mod:`lecture_code.experiments_sgd`,
+the augmentation gallery next to its transforms in :mod:`lecture_code.augment`.)
 
 Every explorer is a thin ipywidgets layer over a plotting function that the notebook also calls
 directly for the default setting, so the online book (which has no kernel) still shows a figure
@@ -11,10 +18,10 @@ from collections.abc import Mapping, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .optimizers import OPTIMIZERS, AdamFamily
-from .optimizers import AdaGrad, RMSProp, SGD
-from .plotting import color_of
-from .surfaces import SURFACES, Surface, ill_conditioned_quadratic, trajectory
+from ..optimizers import OPTIMIZERS, AdamFamily
+from ..optimizers import AdaGrad, RMSProp, SGD
+from ..plotting import color_of
+from ..surfaces import SURFACES, Surface, ill_conditioned_quadratic, trajectory
 
 
 def live_figure(controls, draw):

@@ -20,9 +20,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from ._checks import check_int, check_real
-from .plotting import color_of, use_book_style
-from .regularization import Dropout, LambdaSweep
+from .._checks import check_int, check_real
+from ..plotting import color_of, use_book_style
+from ..regularization import Dropout, LambdaSweep
 
 __all__ = ["plot_lambda_sweep", "lambda_explorer", "plot_dropout_masks", "dropout_explorer"]
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 
 import matplotlib.pyplot as plt
 
-from ._checks import check_int
+from .._checks import check_int
 
 
 def figure_png(fig, dpi: int = 80) -> bytes:
