@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from lecture_code.optimizers import (OPTIMIZERS, SGD, AdaGrad, Adam, AdamW, RMSProp)
-from lecture_code.optimizers.base import blocked_sum
+from lecture_code.optimizers.base import blocked_norm, blocked_sum
 
 # Each case: our class and kwargs, torch's class and the kwargs that mean the same math.
 PARITY_CASES = [
@@ -229,6 +229,35 @@ def test_blocked_sum_is_the_sum(numel):
     strided = torch.randn(2 * numel + 1, dtype=torch.float64)[::2].reshape(-1)   # not contiguous
     torch.testing.assert_close(blocked_sum(strided), strided.sum(), rtol=1e-12, atol=1e-12)
     assert blocked_sum(x.float()).dtype == torch.float32
+
+
+def test_half_precision_sums_and_norms_accumulate_in_float32():
+    many = torch.full((2_000_000,), 0.1, dtype=torch.float16)
+    assert torch.isclose(blocked_sum(many), torch.tensor(2e5), rtol=1e-3)   # not inf
+    small = torch.full((20_000,), 1e-4, dtype=torch.float16)
+    expected = torch.linalg.vector_norm(small.float())
+    assert torch.isclose(blocked_norm(small), expected, rtol=1e-3)          # not 0
+
+
+def test_half_precision_parameters_keep_their_per_tensor_statistics():
+    """float16 parameters: AdaNorm's norm and centralization's mean are accumulated in float32
+    (in float16 they would be 0 and inf here)."""
+    g = torch.Generator().manual_seed(0)
+    grads = [scale * torch.randn(2_000_000, generator=g) + 0.1 for scale in (1e-4, 0.1)]
+    norm = OPTIMIZERS["AdamNorm"]([p := torch.nn.Parameter(torch.zeros(2_000_000,
+                                                                       dtype=torch.float16))])
+    p.grad = (grads[0] - 0.1).half()                          # tiny: squares underflow in fp16
+    norm.step()
+    expected = 0.05 * torch.linalg.vector_norm(p.grad.float())   # e_1 = (1 − γ) ‖g‖
+    assert torch.isclose(norm.state[p]["grad_norm_ema"].float(), expected, rtol=1e-2)
+    centralized = OPTIMIZERS["AdamCentralized"]([q := torch.nn.Parameter(
+        torch.zeros(2_000_000, dtype=torch.float16))])
+    for grad in grads:                                        # sums overflow in fp16
+        q.grad = grad.half()
+        centralized.step()
+    m = centralized.state[q]["exp_avg"].float()
+    assert torch.isclose(centralized.state[q]["exp_avg_mean"].float(), m.mean(), rtol=1e-2)
+    assert torch.isfinite(q).all()
 
 
 def test_sgd_keeps_no_step_count_like_torch():

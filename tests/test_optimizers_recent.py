@@ -519,3 +519,31 @@ def test_compiled_execution_matches_eager(cls, flags):
     for start, eager, compiled in zip(initial, *results):
         assert (eager.detach() - start).abs().max() > 1e-3
         torch.testing.assert_close(compiled.detach(), eager.detach(), rtol=1e-6, atol=1e-6)
+
+
+def test_checkpoints_without_the_running_mean_of_centralization_still_load():
+    """Before centralization kept mean(m) as state, checkpoints had no exp_avg_mean: loading one
+    starts the running mean at mean(m), so the run continues as if it had never stopped."""
+    torch.manual_seed(0)
+    initial = [torch.randn(50, 4), torch.randn(4)]
+    grads = [[torch.randn(50, 4), torch.randn(4)] for _ in range(10)]
+
+    def steps(params, optimizer, gs):
+        for step_grads in gs:
+            for p, g in zip(params, step_grads):
+                p.grad = g.clone()
+            optimizer.step()
+
+    straight = [torch.nn.Parameter(p.clone()) for p in initial]
+    steps(straight, AdamCentralized(straight, lr=0.01), grads)
+    first = [torch.nn.Parameter(p.clone()) for p in initial]
+    optimizer = AdamCentralized(first, lr=0.01)
+    steps(first, optimizer, grads[:5])
+    old_format = optimizer.state_dict()
+    for state in old_format["state"].values():
+        del state["exp_avg_mean"]
+    resumed = AdamCentralized(first, lr=0.01)
+    resumed.load_state_dict(old_format)
+    steps(first, resumed, grads[5:])
+    for a, b in zip(straight, first):
+        torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-6)

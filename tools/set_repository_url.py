@@ -32,10 +32,12 @@ def main(argv: list[str]) -> int:
         print(f"error: expected one URL like https://github.com/OWNER/NAME, got {argv!r}")
         return 2
     old, new = current_url(), argv[0]
+    whole_url = re.compile(re.escape(old) + r"(?![A-Za-z0-9_-]|\.[A-Za-z0-9])")   # not longer
     for path in files_with_the_url():
         text = path.read_text()
-        if old in text:
-            path.write_text(text.replace(old, new))
+        updated = whole_url.sub(new, text)
+        if updated != text:
+            path.write_text(updated)
             print(f"updated {path.relative_to(ROOT)}")
     return 0
 

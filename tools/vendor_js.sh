@@ -23,7 +23,17 @@ manager="$work"/jupyter-widgets-html-manager-$HTML_MANAGER/package/dist
 # The source-map comment would make a browser's developer tools ask for a file we do not ship.
 sed '/^\/\/# sourceMappingURL=/d' "$manager"/embed-amd.js > vendor/widgets/embed-amd.js
 cp "$manager"/*.woff2 vendor/widgets/   # browsers take the first format they support: woff2
-cp "$manager"/embed.js.LICENSE.txt vendor/widgets/LICENSE-html-manager.txt
+cp "$manager"/embed.js.LICENSE.txt vendor/widgets/LICENSE-third-party.txt
+cat > vendor/widgets/NOTICE.md <<NOTICE
+# Licenses of the files in this folder
+
+- \`embed-amd.js\`: @jupyter-widgets/html-manager $HTML_MANAGER (Project Jupyter), BSD-3-Clause.
+  The bundled third-party code's notices, as the package ships them, are in
+  \`LICENSE-third-party.txt\` (the bundle's banners name per-chunk files that the npm package
+  does not include; this is the one it does).
+- \`*.woff2\`: Font Awesome fonts (4.7 and 5 Free) that the manager's CSS uses, SIL Open Font License 1.1.
+- \`require.js\`: RequireJS $REQUIREJS (the Dojo Foundation and contributors), MIT; see its header.
+NOTICE
 printf 'mathjax %s\nrequirejs %s\n@jupyter-widgets/html-manager %s\n' \
     $MATHJAX $REQUIREJS $HTML_MANAGER > vendor/VERSIONS
 rm -rf "$work"

@@ -16,7 +16,7 @@ import math
 import torch
 
 from .._checks import check_betas, check_bool, check_choice, check_real
-from .base import ElementwiseOptimizer, blocked_sum
+from .base import ElementwiseOptimizer, blocked_norm, blocked_sum
 
 
 # --- pieces ------------------------------------------------------------------------------------
@@ -99,7 +99,7 @@ def adanorm_correction_(grad, grad_norm_ema, gamma):
     with :math:`e_0 = 0`: a gradient whose norm falls below its recent history is scaled back up
     to it. (:math:`\tilde g = g` when :math:`\lVert g\rVert = 0`.) Updates :math:`e` in place.
     """
-    norm = blocked_sum(grad * grad).sqrt()
+    norm = blocked_norm(grad)
     ema_(grad_norm_ema, norm, gamma)
     boost = (grad_norm_ema > norm) & (norm > 0)
     return grad * torch.where(boost, grad_norm_ema / norm, 1.0)
@@ -138,7 +138,7 @@ def centralize_(m, moment_input, moment_mean, beta1):
     to rounding, it costs one pass over :math:`x` instead of one over :math:`m` and :math:`x`
     (the update needs the mean before it can start). Updates ``moment_mean`` in place.
     """
-    ema_(moment_mean, blocked_sum(moment_input) / moment_input.numel(), beta1)
+    ema_(moment_mean, blocked_sum(moment_input) / max(moment_input.numel(), 1), beta1)
     return m - moment_mean
 
 
@@ -261,6 +261,15 @@ class AdamFamily(ElementwiseOptimizer):
         if group["inject"]:
             state["previous_param"] = param.detach().clone(memory_format=torch.preserve_format)
         return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        # A checkpoint from before centralization kept its running mean: start it at mean(m).
+        for group in self.param_groups:
+            for param in group["params"] if group.get("centralize") else ():
+                param_state = self.state.get(param, {})
+                if "exp_avg" in param_state and "exp_avg_mean" not in param_state:
+                    param_state["exp_avg_mean"] = param_state["exp_avg"].mean()
 
     def step_scalars(self, group, t):
         scalars = adam_step_scalars(t, *group["betas"], rectify=group["rectify"])

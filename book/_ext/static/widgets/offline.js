@@ -15,20 +15,28 @@
   modules.forEach(function (name) { paths[name] = here + "embed-amd"; });
   window.require.config({ paths: paths });
 
-  // The manager typesets widget labels with MathJax 2's API; the book loads MathJax 3.
-  // Translate, once MathJax 3 has replaced its configuration object (before the manager runs,
-  // which waits for the page's load event).
-  document.addEventListener("DOMContentLoaded", function () {
+  // The manager typesets widget labels with MathJax 2's API (MathJax.Hub.Queue); the book
+  // loads MathJax 3. Add a Hub that hands the request to MathJax 3, looking MathJax up when it
+  // is called (MathJax 3 replaces its configuration object when it loads) and waiting for its
+  // start-up. Installed before the manager draws anything: it waits for the load event, and
+  // these listeners were registered first.
+  function typeset(element) {
+    var mathjax = window.MathJax;
+    if (!mathjax || !mathjax.typesetPromise) {
+      return;
+    }
+    var ready = mathjax.startup && mathjax.startup.promise ? mathjax.startup.promise
+                                                           : Promise.resolve();
+    ready.then(function () { return mathjax.typesetPromise(element ? [element] : undefined); });
+  }
+  function bridge() {
     var mathjax = window.MathJax;
     if (mathjax && !mathjax.Hub) {
       mathjax.Hub = {
-        Queue: function (command) {
-          var element = Array.isArray(command) ? command[2] : undefined;
-          if (mathjax.typesetPromise) {
-            mathjax.typesetPromise(element ? [element] : undefined);
-          }
-        }
+        Queue: function (command) { typeset(Array.isArray(command) ? command[2] : undefined); }
       };
     }
-  });
+  }
+  document.addEventListener("DOMContentLoaded", bridge);
+  window.addEventListener("load", bridge);
 })();
