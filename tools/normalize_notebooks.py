@@ -1,6 +1,7 @@
 """Bring every chapter notebook to the committed form (run after editing a notebook).
 
-* notebook metadata: the python3 kernel only (no execution or widget state);
+* notebook metadata: the python3 kernel only (no execution or widget state); nbformat 4.5,
+  with an id on every cell (new cells get ``cell-<index>``);
 * code cells: no outputs, except cells whose first line is ``# NBVAL_CHECK_OUTPUT``;
 * widget cells (first line ``# NBVAL_IGNORE_OUTPUT``) keep no ``remove-output`` tag: the built
   page shows the widget's saved state (drawn by the vendored ipywidgets HTML manager).
@@ -19,6 +20,14 @@ KERNEL = {"kernelspec": {"display_name": "Python 3", "language": "python", "name
 def normalized(nb: dict) -> dict:
     nb = json.loads(json.dumps(nb))
     nb["metadata"] = KERNEL
+    nb["nbformat"], nb["nbformat_minor"] = 4, max(nb.get("nbformat_minor", 0), 5)
+    taken = {cell["id"] for cell in nb["cells"] if "id" in cell}
+    for index, cell in enumerate(nb["cells"]):
+        if "id" not in cell:                     # nbformat 4.5: every cell has a unique id
+            cell["id"] = next(f"cell-{index}-{k}" if k else f"cell-{index}"
+                              for k in range(len(nb["cells"]) + 1)
+                              if (f"cell-{index}-{k}" if k else f"cell-{index}") not in taken)
+            taken.add(cell["id"])
     for cell in nb["cells"]:
         if cell["cell_type"] != "code":
             continue
