@@ -53,13 +53,17 @@ def least_squares_problem(seed, dtype=torch.float64):
     return loss, [weight, bias]
 
 
-def run(optimizer_cls, kwargs, params, loss, steps):
-    params = [p.detach().clone().requires_grad_() for p in params]
-    optimizer = optimizer_cls(params, **kwargs)
+def take_steps(optimizer, params, loss, steps):
     for _ in range(steps):
         optimizer.zero_grad()
         loss(params).backward()
         optimizer.step()
+
+
+def run(optimizer_cls, kwargs, params, loss, steps):
+    params = [p.detach().clone().requires_grad_() for p in params]
+    optimizer = optimizer_cls(params, **kwargs)
+    take_steps(optimizer, params, loss, steps)
     return params, optimizer
 
 
@@ -160,10 +164,7 @@ def test_resume_from_state_dict_is_bit_identical(name, tmp_path):
     resumed = [p.detach().clone().requires_grad_() for p in checkpoint["params"]]
     fresh = cls(resumed, **kwargs)
     fresh.load_state_dict(checkpoint["optimizer"])
-    for _ in range(10):
-        fresh.zero_grad()
-        loss(resumed).backward()
-        fresh.step()
+    take_steps(fresh, resumed, loss, 10)
     for a, b in zip(straight, resumed):
         assert torch.equal(a, b)
 
@@ -283,10 +284,7 @@ def test_resumes_from_a_checkpoint_with_tensor_step_counts():
         state["step"] = torch.tensor(float(state["step"]), dtype=torch.float64)
     resumed = Adam(first, lr=0.01)
     resumed.load_state_dict(checkpoint)
-    for _ in range(5):
-        resumed.zero_grad()
-        loss(first).backward()
-        resumed.step()
+    take_steps(resumed, first, loss, 5)
     for a, b in zip(straight, first):
         assert torch.equal(a, b)
     assert resumed.state[first[0]]["step"] == 10

@@ -439,6 +439,14 @@ def test_the_shortcuts_are_their_base_with_a_flag():
                 assert cls(p, **{key: False}).defaults[key] is False   # the flag can be overridden
 
 
+def apply_gradients(params, optimizer, grads):
+    """One optimizer step per entry of ``grads`` (a list of gradients, one per parameter)."""
+    for step_grads in grads:
+        for p, g in zip(params, step_grads):
+            p.grad = g.clone()
+        optimizer.step()
+
+
 # --- state_dict round trip --------------------------------------------------------------------------
 RESUME_CASES = [
     (AdaBelief, dict(rectify=True, adanorm=True, centralize=True)),
@@ -457,18 +465,12 @@ def test_resume_is_bit_identical(cls, flags):
     initial = [torch.randn(5, 4), torch.randn(4)]
     grads = [[torch.randn(5, 4), torch.randn(4)] for _ in range(14)]
 
-    def steps(params, optimizer, gs):
-        for step_grads in gs:
-            for p, g in zip(params, step_grads):
-                p.grad = g.clone()
-            optimizer.step()
-
     straight = [torch.nn.Parameter(p.clone()) for p in initial]
-    steps(straight, cls(straight, lr=0.01, **flags), grads)
+    apply_gradients(straight, cls(straight, lr=0.01, **flags), grads)
 
     first = [torch.nn.Parameter(p.clone()) for p in initial]
     optimizer = cls(first, lr=0.01, **flags)
-    steps(first, optimizer, grads[:7])
+    apply_gradients(first, optimizer, grads[:7])
     buffer = io.BytesIO()
     torch.save({"params": [p.detach() for p in first], "optimizer": optimizer.state_dict()},
                buffer)
@@ -477,12 +479,12 @@ def test_resume_is_bit_identical(cls, flags):
     resumed = [torch.nn.Parameter(p.clone()) for p in checkpoint["params"]]
     fresh = cls(resumed, lr=0.01, **flags)
     fresh.load_state_dict(checkpoint["optimizer"])
-    steps(resumed, fresh, grads[7:])
+    apply_gradients(resumed, fresh, grads[7:])
     for a, b in zip(straight, resumed):
         assert torch.equal(a, b)
     # the saved state is a snapshot: continuing the first optimizer does not change it
     before = copy.deepcopy(checkpoint["optimizer"]["state"])
-    steps(first, optimizer, grads[7:8])
+    apply_gradients(first, optimizer, grads[7:8])
     for key, value in before[0].items():
         saved = checkpoint["optimizer"]["state"][0][key]
         assert torch.equal(value, saved) if torch.is_tensor(value) else value == saved
@@ -510,11 +512,7 @@ def test_compiled_execution_matches_eager(cls, flags):
     results = []
     for execution in ("eager", "compiled"):
         params = [torch.nn.Parameter(p.clone()) for p in initial]
-        optimizer = cls(params, lr=0.01, execution=execution, **flags)
-        for step_grads in grads:
-            for p, grad in zip(params, step_grads):
-                p.grad = grad.clone()
-            optimizer.step()
+        apply_gradients(params, cls(params, lr=0.01, execution=execution, **flags), grads)
         results.append(params)
     for start, eager, compiled in zip(initial, *results):
         assert (eager.detach() - start).abs().max() > 1e-3
@@ -528,22 +526,16 @@ def test_checkpoints_without_the_running_mean_of_centralization_still_load():
     initial = [torch.randn(50, 4), torch.randn(4)]
     grads = [[torch.randn(50, 4), torch.randn(4)] for _ in range(10)]
 
-    def steps(params, optimizer, gs):
-        for step_grads in gs:
-            for p, g in zip(params, step_grads):
-                p.grad = g.clone()
-            optimizer.step()
-
     straight = [torch.nn.Parameter(p.clone()) for p in initial]
-    steps(straight, AdamCentralized(straight, lr=0.01), grads)
+    apply_gradients(straight, AdamCentralized(straight, lr=0.01), grads)
     first = [torch.nn.Parameter(p.clone()) for p in initial]
     optimizer = AdamCentralized(first, lr=0.01)
-    steps(first, optimizer, grads[:5])
+    apply_gradients(first, optimizer, grads[:5])
     old_format = optimizer.state_dict()
     for state in old_format["state"].values():
         del state["exp_avg_mean"]
     resumed = AdamCentralized(first, lr=0.01)
     resumed.load_state_dict(old_format)
-    steps(first, resumed, grads[5:])
+    apply_gradients(first, resumed, grads[5:])
     for a, b in zip(straight, first):
         torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-6)

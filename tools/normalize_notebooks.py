@@ -24,10 +24,12 @@ def normalized(nb: dict) -> dict:
     taken = {cell["id"] for cell in nb["cells"] if "id" in cell}
     for index, cell in enumerate(nb["cells"]):
         if "id" not in cell:                     # nbformat 4.5: every cell has a unique id
-            cell["id"] = next(f"cell-{index}-{k}" if k else f"cell-{index}"
-                              for k in range(len(nb["cells"]) + 1)
-                              if (f"cell-{index}-{k}" if k else f"cell-{index}") not in taken)
-            taken.add(cell["id"])
+            cell_id, k = f"cell-{index}", 0
+            while cell_id in taken:
+                k += 1
+                cell_id = f"cell-{index}-{k}"
+            cell["id"] = cell_id
+            taken.add(cell_id)
     for cell in nb["cells"]:
         if cell["cell_type"] != "code":
             continue

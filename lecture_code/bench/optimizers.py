@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import math
 import statistics
 import time
 
@@ -119,11 +120,14 @@ def resnet_shapes() -> list[tuple[int, ...]]:
     return shapes
 
 
+def parameter_shapes(setup: str) -> list[tuple[int, ...]]:
+    return [(10_000_000,)] if setup == "flat" else resnet_shapes()
+
+
 def make_parameters(setup: str, device) -> list[torch.nn.Parameter]:
     g = torch.Generator().manual_seed(0)
-    shapes = [(10_000_000,)] if setup == "flat" else resnet_shapes()
     params = []
-    for shape in shapes:
+    for shape in parameter_shapes(setup):
         p = torch.nn.Parameter(torch.randn(shape, generator=g).to(device))
         p.grad = torch.randn(shape, generator=g).to(device) * 1e-2
         params.append(p)
@@ -222,7 +226,7 @@ def main(argv: list[str]) -> int:
     print(f"memory bandwidth (in-place a += b): {bandwidth / 1e9:.1f} GB/s")
     rows = []
     for setup in args.setups:
-        numel = sum(p.numel() for p in make_parameters(setup, device))
+        numel = sum(math.prod(shape) for shape in parameter_shapes(setup))
         fused_adam_total = 0.0
         for name in names:
             factories = {"ours": ours_factory(name), "fused Adam": _torch_twin("Adam")[1]}
@@ -280,10 +284,10 @@ def write_results(rows: list[dict], prefix: str, bandwidth: float) -> None:
              f"Memory bandwidth, measured in the same run by an in-place `a += b` on 400 MB arrays: "
              f"{bandwidth / 1e9:.1f} GB/s. `flat`: one 10 M-element float32 tensor; `resnet`: "
              f"{len(resnet_shapes())} tensors of a small ResNet. Ratios are time / time of the "
-             "named twin (below 1 = faster). In each trial every optimizer gets freshly allocated "
-             "tensors and is timed in interleaved rounds with its twins in the same process (its "
-             "time: the best round); all of them step the same parameter tensors, since on a "
-             "shared machine where tensors land in memory moves a step's time by up to 1.5×. "
+             "named twin (below 1 = faster). Each trial allocates the parameters afresh, and every "
+             "optimizer steps those same tensors (with its own state), since on a shared machine "
+             "where tensors land in memory moves a step's time by up to 1.5×; they are timed in "
+             "interleaved rounds in the same process (each one's time: the best round). "
              "The table gives the median over trials and, for fused Adam, the range. `byte bound`: the bytes the update must move per "
              "parameter divided by Adam's 28 — the lowest `× fused Adam` any implementation can "
              "reach on the memory-bound `flat` setup. `% of bandwidth` above 100 means the "

@@ -44,8 +44,7 @@ def blocked_sum(x: torch.Tensor) -> torch.Tensor:
     the same sum. Half-precision tensors are summed in float32 (the result is float32), as
     ``torch.sum`` does internally: in float16 a sum of 2 M elements of 0.1 overflows.
     """
-    if x.dtype in (torch.float16, torch.bfloat16):
-        x = x.float()
+    x = _at_least_float32(x)
     in_blocks = x.numel() - x.numel() % SUM_BLOCK           # a constant once shapes are known
     if in_blocks == 0:
         return x.sum()
@@ -57,9 +56,12 @@ def blocked_sum(x: torch.Tensor) -> torch.Tensor:
 def blocked_norm(x: torch.Tensor) -> torch.Tensor:
     """The Euclidean norm of all elements of ``x``, ``sqrt(blocked_sum(x²))``; half-precision
     tensors are squared in float32 (in float16, gradients of 1e-4 square to 0)."""
-    if x.dtype in (torch.float16, torch.bfloat16):
-        x = x.float()
+    x = _at_least_float32(x)
     return blocked_sum(x * x).sqrt()
+
+
+def _at_least_float32(x: torch.Tensor) -> torch.Tensor:
+    return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
 
 
 def _apply_rule(rule: Callable, params, grads, states, step_scalars, hyperparameters: dict) -> None:

@@ -13,7 +13,6 @@ setting, so the online book (which has no kernel) shows the same figure.
 """
 from __future__ import annotations
 
-import io
 from collections.abc import Callable, Sequence
 
 import matplotlib.pyplot as plt
@@ -23,6 +22,7 @@ import torch
 from .._checks import check_int, check_real
 from ..plotting import color_of, use_book_style
 from ..regularization import Dropout, LambdaSweep
+from .static import figure_png
 
 __all__ = ["plot_lambda_sweep", "lambda_explorer", "plot_dropout_masks", "dropout_explorer"]
 
@@ -36,7 +36,7 @@ def _closest(values: Sequence[float], value: float) -> float:
 
 
 def plot_lambda_sweep(sweep: LambdaSweep, lam: float | None = None, seed_index: int = 0,
-                      tol: float = 1e-2, fig=None):
+                      tol: float = 1e-2):
     """Weight histogram and train/validation curves of the run with penalty strength ``lam``.
 
     ``lam`` defaults to the sweep's best λ by validation loss; the λ = 0 run (if the sweep has
@@ -47,8 +47,7 @@ def plot_lambda_sweep(sweep: LambdaSweep, lam: float | None = None, seed_index: 
         raise TypeError(f"sweep must be a LambdaSweep, got {type(sweep).__name__}")
     lam = sweep.best("val_loss") if lam is None else _closest(sweep.lambdas, lam)
     check_int("seed_index", seed_index, low=0, high=len(sweep.seeds) - 1)
-    fig = fig or plt.figure()
-    fig.set_size_inches(10, 3.8)   # the layout is made for this size, also in a given figure
+    fig = plt.figure(figsize=(10, 3.8))
     ax_hist, ax_curve = fig.subplots(1, 2)
     reference = 0.0 if 0.0 in sweep.lambdas and lam != 0.0 else None
     all_weights = np.concatenate([sweep.weights[l][seed_index] for l in sweep.lambdas])
@@ -83,20 +82,9 @@ def plot_lambda_sweep(sweep: LambdaSweep, lam: float | None = None, seed_index: 
     return fig
 
 
-def _png(draw: Callable[[object], object]) -> bytes:
-    """Draw into a fresh figure with ``draw(fig)`` and return it as PNG bytes."""
-    fig = plt.figure()
-    try:
-        draw(fig)
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=90)
-    finally:
-        plt.close(fig)
-    return buffer.getvalue()
-
-
-def _image_explorer(slider, draw: Callable[[object, object], object]):
-    """A slider and an Image; each value's figure is drawn once and cached as PNG."""
+def _image_explorer(slider, draw: Callable[[object], object]):
+    """A slider and an Image; ``draw(value)`` returns the value's figure, which is rendered
+    once and cached as PNG."""
     import ipywidgets as w
 
     cache: dict = {}
@@ -105,7 +93,7 @@ def _image_explorer(slider, draw: Callable[[object, object], object]):
     def show(change=None):
         value = slider.value
         if value not in cache:
-            cache[value] = _png(lambda fig: draw(fig, value))
+            cache[value] = figure_png(draw(value), dpi=90)
         image.value = cache[value]
 
     slider.observe(show, names="value")
@@ -123,8 +111,7 @@ def lambda_explorer(sweep: LambdaSweep, seed_index: int = 0):
     slider = w.SelectionSlider(options=[(f"{lam:g}", lam) for lam in sweep.lambdas],
                                value=sweep.best("val_loss"), description="λ",
                                continuous_update=False)
-    return _image_explorer(slider, lambda fig, lam: plot_lambda_sweep(sweep, lam, seed_index,
-                                                                      fig=fig))
+    return _image_explorer(slider, lambda lam: plot_lambda_sweep(sweep, lam, seed_index))
 
 
 # --------------------------------------------------------------------------------------------
@@ -132,7 +119,7 @@ def lambda_explorer(sweep: LambdaSweep, seed_index: int = 0):
 # --------------------------------------------------------------------------------------------
 
 def plot_dropout_masks(p: float = 0.5, seed: int = 0, layers: Sequence[int] = (5, 8, 8, 3),
-                       batch: int = 16, units: int = 64, fig=None):
+                       batch: int = 16, units: int = 64):
     """One dropout mask on a small network, and the masks of a mini-batch, for drop prob. ``p``.
 
     Left: a fully connected network with widths ``layers``; hidden units removed by the mask
@@ -151,8 +138,7 @@ def plot_dropout_masks(p: float = 0.5, seed: int = 0, layers: Sequence[int] = (5
     kept += [np.ones(layers[-1], bool)]
     batch_mask = dropout.sample_mask(torch.empty(batch, units)).numpy()
 
-    fig = fig or plt.figure()
-    fig.set_size_inches(10, 3.8)   # the layout is made for this size, also in a given figure
+    fig = plt.figure(figsize=(10, 3.8))
     ax_net, ax_mask = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.1, 1]})
     positions = []
     for i, n in enumerate(layers):
@@ -204,4 +190,4 @@ def dropout_explorer(seed: int = 0,
     slider = w.SelectionSlider(options=[(f"{v:g}", v) for v in values],
                                value=_closest(values, 0.5), description="drop prob. p",
                                continuous_update=False)
-    return _image_explorer(slider, lambda fig, p: plot_dropout_masks(p, seed, fig=fig))
+    return _image_explorer(slider, lambda p: plot_dropout_masks(p, seed))
