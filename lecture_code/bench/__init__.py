@@ -3,6 +3,7 @@
 Each sub-command is a module of this package with a ``main(argv)`` function; results go under
 ``benchmarks/`` (CSV, Markdown and PNG), together with the command line that made them, the
 machine's core count and the torch version, so that the numbers in the book can be re-run.
+The chapters read them through :data:`RESULTS`.
 """
 from __future__ import annotations
 
@@ -14,8 +15,13 @@ from pathlib import Path
 
 import torch
 
-#: Where committed results live (the repository's ``benchmarks/`` folder).
-RESULTS = Path(__file__).resolve().parents[2] / "benchmarks"
+_PACKAGE = Path(__file__).resolve().parents[1]
+#: Where committed results live: the repository's ``benchmarks/`` folder in a source checkout
+#: (and an editable install); ``pip install`` copies that folder's CSV and Markdown files into
+#: the package as ``lecture_code/benchmarks`` (setup.py), which is used when it is there, so
+#: the chapters find the results on Colab too.
+RESULTS = (_PACKAGE / "benchmarks" if (_PACKAGE / "benchmarks").is_dir()
+           else _PACKAGE.parent / "benchmarks")
 
 
 def provenance() -> str:
