@@ -10,6 +10,7 @@ These tests need bubblewrap: as root they install Debian's package when it is mi
 elsewhere, without it, they fail loudly (`apt-get install -y bubblewrap`).
 """
 import csv
+import dataclasses
 import json
 import os
 import shutil
@@ -21,11 +22,13 @@ import pytest
 from system_packages import ensure_debian_package
 
 from lecture_code import grading
-from lecture_code.grading import authoring, sandbox
+from lecture_code.grading import authoring, grader, sandbox
 
 ASSIGNMENTS = sorted(p.parent.name for p in authoring.exercises_dir().glob("*/source.ipynb"))
 FAST = sandbox.Limits(cell_timeout=20, call_timeout=10, notebook_timeout=90)
-HOSTILE = sandbox.Limits(cell_timeout=3, call_timeout=3, notebook_timeout=25,
+# Short enough to keep the timeouts quick, long enough for honest cells on a loaded machine
+# (two test workers on two cores, sandboxes running in parallel).
+HOSTILE = sandbox.Limits(cell_timeout=8, call_timeout=5, notebook_timeout=60,
                          memory=1536 * 1024 ** 2, max_processes=16, max_output=256 * 1024)
 
 
@@ -268,7 +271,7 @@ def test_hostile_submissions(tmp_path, monkeypatch):
     monkeypatch.setattr(sandbox, "run", lambda *a, **k: runs.append(1) or real_run(*a, **k))
     grading.grade("sgd_momentum", folder, out, limits=HOSTILE, progress=False,
                   echo=lambda *a: None)
-    assert len(runs) == 2
+    assert len(runs) == 1 + 2                     # the model answer (canary) and the two rows
     assert out.read_bytes() == first
 
 
@@ -315,3 +318,108 @@ def test_the_sandbox_sees_no_repository():
     assert [e["event"] for e in result.events][-1] == "done"
     if os.geteuid() == 0:
         assert b"65534" in result.output              # root dropped in the sandbox
+
+
+# --- classes of any size: parallel jobs, shards, merging ---------------------------------
+def class_folder(folder: Path) -> None:
+    """Six submissions with different outcomes; the fork bomb runs beside honest work."""
+    folder.mkdir()
+    write_nb(folder / "alice.ipynb", notebook(SOLUTION))
+    write_nb(folder / "bob.ipynb", notebook("import torch\ndef sgd_step(x, grad, lr):\n"
+                                            "    return x - lr * grad"))
+    write_nb(folder / "carol.ipynb", notebook(SOLUTION, "import os\nwhile True:\n    os.fork()"))
+    write_nb(folder / "dave.ipynb", notebook(SOLUTION, "import os\nos._exit(3)"))
+    (folder / "erin.ipynb").write_text('{"nbformat": 4, "cells": [')
+    write_nb(folder / "frank.ipynb", notebook(SOLUTION.replace("x - lr * v", "x + lr * v")))
+
+
+def test_parallel_jobs_give_the_same_csv_and_resume(tmp_path, monkeypatch):
+    folder = tmp_path / "class"
+    class_folder(folder)
+    serial, parallel = tmp_path / "serial.csv", tmp_path / "parallel.csv"
+    grading.grade("sgd_momentum", folder, serial, limits=FAST, progress=False,
+                  echo=lambda *a: None, jobs=1)
+    grading.grade("sgd_momentum", folder, parallel, limits=FAST, progress=False,
+                  echo=lambda *a: None, jobs=2)
+    assert parallel.read_bytes() == serial.read_bytes()
+    rows = read_csv(serial)
+    assert {k: (r["status"], r["total"]) for k, r in rows.items()} == {
+        "alice": ("graded", "7"), "bob": ("graded", "2"), "carol": ("crashed", "7"),
+        "dave": ("crashed", "0"), "erin": ("invalid notebook", "0"), "frank": ("graded", "4")}
+    for name in rows:
+        assert ((tmp_path / "parallel_feedback" / f"{name}.md").read_text()
+                == (tmp_path / "serial_feedback" / f"{name}.md").read_text())
+    # an interrupted parallel run: only the missing rows run again, the CSV comes out the same
+    first = parallel.read_bytes()
+    parallel.write_text("".join(line for line in first.decode().splitlines(keepends=True)
+                                if not line.startswith(("bob,", "frank,"))))
+    runs = []
+    real_run = sandbox.run
+    monkeypatch.setattr(sandbox, "run", lambda *a, **k: runs.append(k.get("slot")) or
+                        real_run(*a, **k))
+    grading.grade("sgd_momentum", folder, parallel, limits=FAST, progress=False,
+                  echo=lambda *a: None, jobs=2)
+    assert len(runs) == 1 + 2 and parallel.read_bytes() == first
+
+
+def test_shards_merge_into_the_single_run(tmp_path):
+    folder = tmp_path / "class"
+    class_folder(folder)
+    for i in (1, 2, 3):
+        grading.grade("sgd_momentum", folder, tmp_path / f"part{i}.csv", limits=FAST,
+                      progress=False, echo=lambda *a: None, shard=(i, 3), jobs=2)
+    parts = [read_csv(tmp_path / f"part{i}.csv") for i in (1, 2, 3)]
+    names = [set(p) for p in parts]
+    assert set().union(*names) == {p.stem for p in folder.iterdir()}
+    assert sum(map(len, names)) == 6                    # disjoint (a shard may be empty)
+    grading.grade("sgd_momentum", folder, tmp_path / "whole.csv", limits=FAST,
+                  progress=False, echo=lambda *a: None)
+    inputs = [tmp_path / f"part{i}.csv" for i in (1, 2, 3)]
+    merged = tmp_path / "merged.csv"
+    grader.merge("sgd_momentum", inputs, merged, submissions=folder, echo=lambda *a: None)
+    assert merged.read_bytes() == (tmp_path / "whole.csv").read_bytes()
+    assert sorted(p.name for p in (tmp_path / "merged_feedback").iterdir()) == sorted(
+        p.name for p in (tmp_path / "whole_feedback").iterdir())
+    # a lost shard is an error naming the files without a row, not a shorter gradebook
+    with pytest.raises(ValueError, match="no row in any shard"):
+        grader.merge("sgd_momentum", inputs[:2], tmp_path / "short.csv", submissions=folder,
+                     echo=lambda *a: None)
+    assert not (tmp_path / "short.csv").exists()
+    # the same student with different rows in two CSVs
+    other = tmp_path / "other.csv"
+    other.write_text(merged.read_text().replace("alice,graded,", "alice,crashed,"))
+    with pytest.raises(ValueError, match="'alice' has different rows"):
+        grader.merge("sgd_momentum", [merged, other], tmp_path / "x.csv", echo=lambda *a: None)
+
+
+def test_shard_and_jobs_arguments(tmp_path):
+    assert grader.parse_shard("2/5") == (2, 5)
+    for bad in ("0/3", "4/3", "1-3", "a/b", ""):
+        with pytest.raises(ValueError, match="shard must be 'i/n'"):
+            grader.parse_shard(bad)
+    with pytest.raises(ValueError, match="jobs must be a whole number >= 1, got 0"):
+        grading.grade("sgd_momentum", tmp_path, tmp_path / "g.csv", jobs=0, progress=False)
+    for args, message in ((["--shard", "0/3"], "shard must be 'i/n'"),
+                          (["--jobs", "0"], "must be a whole number >= 1")):
+        done = subprocess.run([sys.executable, "-m", "lecture_code.grading", "grade",
+                               "sgd_momentum", str(tmp_path), "--out", str(tmp_path / "g.csv"),
+                               *args], capture_output=True, text=True)
+        assert done.returncode == 2 and message in done.stderr
+
+
+# --- the canary: no class-wide zero -------------------------------------------------------
+def test_canary_stops_grading_and_keeps_the_csv(tmp_path):
+    folder = tmp_path / "class"
+    folder.mkdir()
+    write_nb(folder / "alice.ipynb", notebook(SOLUTION))
+    out = tmp_path / "grades.csv"
+    grading.grade("sgd_momentum", folder, out, limits=FAST, progress=False, echo=lambda *a: None)
+    before = out.read_bytes()
+    write_nb(folder / "bob.ipynb", notebook(SOLUTION))
+    starved = dataclasses.replace(FAST, memory=64 * 1024 ** 2)     # torch cannot even load
+    with pytest.raises(grader.ModelAnswerFailed, match=r"model answer of 'sgd_momentum' scored "
+                       r"0 of 7 .*nothing was written"):
+        grading.grade("sgd_momentum", folder, out, limits=starved, progress=False,
+                      echo=lambda *a: None)
+    assert out.read_bytes() == before                     # alice kept, no zero for bob
+    assert not (tmp_path / "grades_feedback" / "bob.md").exists()

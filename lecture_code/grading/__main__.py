@@ -1,10 +1,11 @@
-"""Command line: ``python -m lecture_code.grading {release,grade,check,list} ...``."""
+"""Command line: ``python -m lecture_code.grading {release,grade,merge,export,check,list} ...``."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
-from . import authoring, grader, sandbox
+from . import authoring, export, grader, sandbox
 
 
 def main(argv=None) -> int:
@@ -30,8 +31,38 @@ def main(argv=None) -> int:
     g.add_argument("--max-output-kb", type=int, default=defaults.max_output // 1024)
     g.add_argument("--device", choices=("cpu",), default="cpu",
                    help="where the student's functions run (the sandbox has no GPU access)")
+    g.add_argument("--jobs", type=_positive_int, default=os.cpu_count() or 1,
+                   help="submissions graded at once, each in its own sandbox "
+                        "(default: the number of cores)")
+    g.add_argument("--shard", type=_shard, default=None, metavar="I/N",
+                   help="grade only part I of N (1 <= I <= N) of the folder; combine the "
+                        "parts' CSVs with `merge`")
     g.add_argument("--no-progress", action="store_true")
-    sub.add_parser("check", help="check that a sandbox can be made here")
+    m = sub.add_parser("merge", help="combine the CSVs of `grade --shard` runs into one")
+    m.add_argument("assignment")
+    m.add_argument("csvs", nargs="+", help="the shards' CSVs")
+    m.add_argument("--out", required=True)
+    m.add_argument("--submissions", default=None,
+                   help="the submissions folder: check that every file in it has its row")
+    m.add_argument("--feedback", default=None,
+                   help="folder for the merged feedback (default: <out stem>_feedback/)")
+    e = sub.add_parser("export", help="write the grade-upload CSV of Canvas or Moodle")
+    e.add_argument("assignment")
+    e.add_argument("grades", help="grades.csv written by `grade` (or `merge`)")
+    e.add_argument("--roster", required=True,
+                   help="CSV with student_id and the LMS's identifiers (see exercises/README.md)")
+    e.add_argument("--lms", required=True, choices=export.LMS)
+    e.add_argument("--out", required=True)
+    e.add_argument("--title", default=None, help="the grade column's heading "
+                   "(default: the assignment's name)")
+    e.add_argument("--missing", choices=export.MISSING, default="empty",
+                   help="grade of a roster student without a submission (default: empty)")
+    e.add_argument("--id-column", default="Email address",
+                   help="Moodle: the roster column that identifies the user")
+    e.add_argument("--include-manual", action="store_true",
+                   help="add the hand-graded points filled in grades.csv to the total")
+    sub.add_parser("check", help="check that the sandbox can grade here (bubblewrap, and this "
+                                 "Python environment's torch and numpy inside the sandbox)")
     sub.add_parser("list", help="list the assignments and their points")
     args = parser.parse_args(argv)
     try:
@@ -44,9 +75,17 @@ def main(argv=None) -> int:
                                     max_processes=args.max_processes,
                                     max_output=args.max_output_kb * 1024)
             grader.grade(args.assignment, args.submissions, args.out, feedback_dir=args.feedback,
-                         limits=limits, device=args.device, progress=not args.no_progress)
+                         limits=limits, device=args.device, progress=not args.no_progress,
+                         jobs=args.jobs, shard=args.shard)
+        elif args.command == "merge":
+            grader.merge(args.assignment, args.csvs, args.out, submissions=args.submissions,
+                         feedback_dir=args.feedback)
+        elif args.command == "export":
+            export.export(args.assignment, args.grades, args.roster, args.out, lms=args.lms,
+                          title=args.title, missing=args.missing, id_column=args.id_column,
+                          include_manual=args.include_manual)
         elif args.command == "check":
-            print(f"sandbox OK: {sandbox.check_available()}")
+            print(sandbox.check_environment())
         elif args.command == "list":
             for path in sorted(authoring.exercises_dir().glob("*/source.ipynb")):
                 a = authoring.load(path)
@@ -56,10 +95,27 @@ def main(argv=None) -> int:
     except sandbox.SandboxUnavailable as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except (authoring.AuthoringError, FileNotFoundError) as exc:
+    except (ValueError, FileNotFoundError) as exc:       # AuthoringError included
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def _shard(text: str) -> tuple[int, int]:
+    try:
+        return grader.parse_shard(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
+    return value
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@ Input: ``/work/job.json`` = {"cells": [source, ...], "calls": [{"fn", "args", "k
 "cell_timeout": s, "call_timeout": s, "device": "cpu"|"cuda"}. The notebook itself is at
 ``/work/submission.ipynb`` only for the student's own file reads; the cells come from job.json.
 
-Output: JSON lines on file descriptor 3, read by the grader outside the sandbox:
+Output: JSON lines on the file descriptor given as the first argument (default 3), read by the
+grader outside the sandbox:
 ``{"event": "cell_start", "index": i}``, ``{"event": "cell_end", "index": i, "error": str|null,
 "kind": "memory"|"timeout"|"process"|null}``, ``{"event": "call", "index": k, "result": plain}``
 or ``{"event": "call", "index": k, "error": str}``, and ``{"event": "done"}``.
@@ -19,6 +20,7 @@ import signal
 import sys
 
 _MAIN_PID = os.getpid()
+_RESULTS_FD = int(sys.argv[1]) if len(sys.argv) > 1 else 3
 _write = os.write
 _dumps = json.dumps
 _getpid = os.getpid
@@ -39,7 +41,7 @@ def emit(obj):
     data = (_dumps(obj, allow_nan=True) + "\n").encode()
     view = memoryview(data)
     while view:
-        n = _write(3, view)
+        n = _write(_RESULTS_FD, view)
         view = view[n:]
 
 

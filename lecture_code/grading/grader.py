@@ -115,9 +115,16 @@ def parse_notebook(data: bytes, assignment: str) -> list[str]:
 
 
 def grade_one(path: Path, assignment: Assignment, prepared, calls, limits: sandbox.Limits,
-              device: str = "cpu") -> Outcome:
-    student = path.stem
-    data = _head(path)
+              device: str = "cpu", *, environment: sandbox.PythonEnvironment | None = None,
+              slot: int = 0) -> Outcome:
+    """Grade one file (its first ``MAX_NOTEBOOK_BYTES + 1`` bytes)."""
+    return grade_bytes(path.stem, _head(path), assignment, prepared, calls, limits, device,
+                       environment=environment, slot=slot)
+
+
+def grade_bytes(student: str, data: bytes, assignment: Assignment, prepared, calls,
+                limits: sandbox.Limits, device: str = "cpu", *,
+                environment: sandbox.PythonEnvironment | None = None, slot: int = 0) -> Outcome:
     digest = hashlib.sha256(data).hexdigest()
     empty_scores = {t.name: 0.0 for t in prepared}
     try:
@@ -126,7 +133,8 @@ def grade_one(path: Path, assignment: Assignment, prepared, calls, limits: sandb
         return Outcome(student, digest, "invalid notebook", empty_scores, _short(exc))
     job = {"cells": cells, "calls": calls, "cell_timeout": limits.cell_timeout,
            "call_timeout": limits.call_timeout, "device": device, "max_file": limits.max_file}
-    result = sandbox.run(json.dumps(job).encode(), data, limits)
+    result = sandbox.run(json.dumps(job).encode(), data, limits, environment=environment,
+                         slot=slot)
     results: list = [None] * len(calls)
     cell_errors, kinds, done = [], collections.Counter(), False
     for event in result.events:
@@ -252,29 +260,89 @@ def _existing_rows(path: Path, fields: list[str]) -> dict:
         return {r["student_id"]: r for r in reader if None not in r.values()}
 
 
+class ModelAnswerFailed(sandbox.SandboxUnavailable):
+    """The assignment's model answer did not score full marks in this sandbox, so every
+    submission would be graded wrongly; nothing was graded."""
+
+
+def canary(assignment: Assignment, prepared, calls, limits: sandbox.Limits, device: str = "cpu",
+           *, environment: sandbox.PythonEnvironment | None = None) -> Outcome:
+    """Grade the model answer in the sandbox every submission will run in; raise
+    :class:`ModelAnswerFailed` (saying why) unless it scores full marks."""
+    from .authoring import student_notebook
+    model = json.dumps(student_notebook(assignment, keep_solutions=True)).encode()
+    outcome = grade_bytes("(model answer)", model, assignment, prepared, calls, limits, device,
+                          environment=environment)
+    total = sum(outcome.scores.values())
+    if outcome.status == "graded" and total == assignment.max_points:
+        return outcome
+    try:
+        diagnosis = sandbox.check_environment(environment, limits=limits)
+        diagnosis = ("the sandbox itself works (" + diagnosis.removeprefix("sandbox OK: ") +
+                     "), so look at the limits and at the assignment")
+    except sandbox.SandboxUnavailable as exc:
+        diagnosis = f"why: {exc}"
+    raise ModelAnswerFailed(
+        f"the model answer of {assignment.name!r} scored {_fmt(total)} of "
+        f"{_fmt(assignment.max_points)} (status {outcome.status}: {outcome.feedback}) in this "
+        f"sandbox, so every submission would be graded wrongly. Grading stopped before any "
+        f"submission was graded; nothing was written. {diagnosis}")
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"i/n"`` (1 <= i <= n) as a pair; ValueError naming the argument otherwise."""
+    match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", str(text))
+    if not match or not 1 <= int(match[1]) <= int(match[2]):
+        raise ValueError(f"shard must be 'i/n' with 1 <= i <= n (e.g. '2/5'), got {text!r}")
+    return int(match[1]), int(match[2])
+
+
+def in_shard(student_id: str, shard: tuple[int, int] | None) -> bool:
+    """Whether a submission belongs to shard ``(i, n)``: decided by its name alone (a hash), so
+    that every machine computes the same split whatever else the folder holds."""
+    if shard is None:
+        return True
+    i, n = shard
+    return int(hashlib.sha256(student_id.encode()).hexdigest(), 16) % n == i - 1
+
+
+def submission_files(folder: Path, shard: tuple[int, int] | None = None) -> list[Path]:
+    """The files that get a row: every file not starting with a dot (in ``shard``, if given)."""
+    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")
+                  and in_shard(p.stem, shard))
+
+
 def grade(assignment_name: str, submissions: str | Path, out: str | Path, *,
           feedback_dir: str | Path | None = None, limits: sandbox.Limits | None = None,
           device: str = "cpu", progress: bool = True, echo=print,
-          outcomes: dict | None = None) -> list[dict]:
+          outcomes: dict | None = None, jobs: int = 1, shard: tuple[int, int] | None = None,
+          environment: sandbox.PythonEnvironment | None = None) -> list[dict]:
     """Grade every file of ``submissions``; write ``out`` (CSV) and one feedback file each.
 
+    ``jobs`` submissions run at once, each in its own sandbox (the CSV does not depend on it);
+    ``shard=(i, n)`` grades only the i-th of n disjoint parts of the folder (see :func:`merge`).
+    Before any submission, the model answer is graded as a canary (:func:`canary`).
     Returns the rows, sorted by student id; ``outcomes`` (a dict), if given, receives the full
     :class:`Outcome` of every submission graded in this call.
     """
     sandbox.check_available()                      # refuse early, before anything runs
+    if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
+        raise ValueError(f"jobs must be a whole number >= 1, got {jobs!r}")
     limits = limits or sandbox.Limits()
     assignment = load(assignment_name)
     prepared, calls = prepare(assignment)
     folder = Path(submissions)
     if not folder.is_dir():
         raise FileNotFoundError(f"the submissions folder {folder} does not exist")
-    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
     out = Path(out)
+    environment = environment or sandbox.PythonEnvironment.current(
+        hidden=(folder.resolve(), out.resolve().parent))
+    files = submission_files(folder, shard)
     out.parent.mkdir(parents=True, exist_ok=True)
     feedback_dir = Path(feedback_dir) if feedback_dir else out.with_name(out.stem + "_feedback")
     fields = columns(assignment)
     done = _existing_rows(out, fields)
-    rows, start, timings = {}, time.monotonic(), []
+    rows, start = {}, time.monotonic()
     todo = []
     for path in files:
         previous = done.get(path.stem)
@@ -283,23 +351,52 @@ def grade(assignment_name: str, submissions: str | Path, out: str | Path, *,
             rows[path.stem] = previous
         else:
             todo.append(path)
-    iterator = todo
+    if todo:
+        canary(assignment, prepared, calls, limits, device, environment=environment)
+    bar = None
     if progress and todo:
         from tqdm.auto import tqdm
-        iterator = tqdm(todo, desc=f"grading {assignment.name}", unit="notebook")
-    for path in iterator:
-        outcome = grade_one(path, assignment, prepared, calls, limits, device)
-        timings.append(outcome.seconds)
+        bar = tqdm(total=len(todo), desc=f"grading {assignment.name}", unit="notebook")
+
+    def record(path: Path, outcome: Outcome) -> None:
         if outcomes is not None:
             outcomes[path.stem] = outcome
         rows[path.stem] = row(outcome, assignment)
         write_feedback(outcome, assignment, feedback_dir)
         _write_csv(out, list(rows.values()), fields)
+        if bar is not None:
+            bar.update()
+
+    if jobs == 1:
+        for path in todo:
+            record(path, grade_one(path, assignment, prepared, calls, limits, device,
+                                   environment=environment))
+    else:
+        import concurrent.futures
+        import queue
+        slots: queue.SimpleQueue = queue.SimpleQueue()
+        for slot in range(jobs):
+            slots.put(slot)
+
+        def work(path: Path) -> Outcome:
+            slot = slots.get()
+            try:
+                return grade_one(path, assignment, prepared, calls, limits, device,
+                                 environment=environment, slot=slot)
+            finally:
+                slots.put(slot)
+        with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
+            futures = {pool.submit(work, path): path for path in todo}
+            for future in concurrent.futures.as_completed(futures):
+                record(futures[future], future.result())
+    if bar is not None:
+        bar.close()
     _write_csv(out, list(rows.values()), fields)
     ordered = sorted(rows.values(), key=lambda r: r["student_id"])
     statuses = collections.Counter(r["status"] for r in ordered)
     totals = [float(r["total"]) for r in ordered]
-    echo(f"\n{assignment.name}: {len(ordered)} submissions ({len(todo)} graded now, "
+    part = f" (shard {shard[0]}/{shard[1]})" if shard else ""
+    echo(f"\n{assignment.name}{part}: {len(ordered)} submissions ({len(todo)} graded now, "
          f"{len(ordered) - len(todo)} kept from {out.name}) in {time.monotonic() - start:.1f} s")
     echo("  status: " + ", ".join(f"{s} {statuses[s]}" for s in STATUSES if statuses[s]))
     if totals:
@@ -309,3 +406,57 @@ def grade(assignment_name: str, submissions: str | Path, out: str | Path, *,
         echo(f"  manual questions to grade by hand: {', '.join(q.name for q in assignment.manual)}")
     echo(f"  CSV: {out}   feedback: {feedback_dir}/")
     return ordered
+
+
+def merge(assignment_name: str, inputs: list[str | Path], out: str | Path, *,
+          submissions: str | Path | None = None, feedback_dir: str | Path | None = None,
+          echo=print) -> list[dict]:
+    """Combine the CSVs of shard runs into the CSV one run over the whole folder would give.
+
+    Every input must have this assignment's columns. A student in two inputs must have the same
+    row in both (else ValueError). Each input's feedback folder (``<stem>_feedback/``), where it
+    exists, is copied into ``feedback_dir`` (default ``<out stem>_feedback/``). With
+    ``submissions``, every file of that folder must have a row whose SHA-256 matches it, so that
+    a missing or stale shard is an error, not a silently lost row.
+    """
+    assignment = load(assignment_name)
+    fields = columns(assignment)
+    out = Path(out)
+    rows: dict = {}
+    for path in map(Path, inputs):
+        if not path.is_file():
+            raise FileNotFoundError(f"the shard CSV {path} does not exist")
+        with path.open(newline="") as f:
+            reader = csv.DictReader(f)
+            if reader.fieldnames != fields:
+                raise ValueError(f"{path} does not have the columns of {assignment.name!r} "
+                                 f"({fields}); got {reader.fieldnames}")
+            for r in reader:
+                previous = rows.get(r["student_id"])
+                if previous is not None and previous[1] != r:
+                    raise ValueError(f"student {r['student_id']!r} has different rows in "
+                                     f"{previous[0]} and {path}")
+                rows[r["student_id"]] = (path, r)
+    if submissions is not None:
+        problems = []
+        for file in submission_files(Path(submissions)):
+            got = rows.get(file.stem)
+            if got is None:
+                problems.append(f"{file.name}: no row in any shard")
+            elif got[1]["sha256"] != hashlib.sha256(_head(file)).hexdigest():
+                problems.append(f"{file.name}: changed since it was graded (SHA-256 differs)")
+        if problems:
+            raise ValueError(f"the shards do not cover {submissions}: " + "; ".join(problems[:20])
+                             + (f" and {len(problems) - 20} more" if len(problems) > 20 else ""))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    _write_csv(out, [r for _, r in rows.values()], fields)
+    feedback_dir = Path(feedback_dir) if feedback_dir else out.with_name(out.stem + "_feedback")
+    import shutil
+    for path in map(Path, inputs):
+        source_dir = path.with_name(path.stem + "_feedback")
+        if source_dir.is_dir() and source_dir.resolve() != feedback_dir.resolve():
+            feedback_dir.mkdir(parents=True, exist_ok=True)
+            for md in source_dir.glob("*.md"):
+                shutil.copyfile(md, feedback_dir / md.name)
+    echo(f"{assignment.name}: {len(rows)} rows from {len(inputs)} CSVs -> {out}")
+    return sorted((r for _, r in rows.values()), key=lambda r: r["student_id"])
