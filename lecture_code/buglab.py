@@ -86,27 +86,21 @@ def _monitors(histogram_every: int = 40) -> dict:
             "dead_relu": diag.DeadReLUMonitor(),
             "grad_norm": diag.GradNormMonitor(),
             "nan_guard": diag.NaNGuard(),
-            "modes": diag.ModeMonitor()}
+            "modes": diag.ModeMonitor(keep_hooks=False)}
 
 
 def _run(name: str, fixed: bool, model: nn.Module, optimizer, data: Split, *,
          epochs: int = EPOCHS, loss_fn=F.cross_entropy, extra_callbacks=(), seed: int = 0,
          val_data=None) -> BugRun:
-    recorder = diag.HistoryRecorder()
-    monitors = _monitors()
-    error = None
+    monitors = _monitors()  # train() detaches their hooks however the run ends
     try:
-        train(model, optimizer, data.train, epochs=epochs, batch_size=BATCH,
-              val_data=data.val if val_data is None else val_data, loss_fn=loss_fn,
-              generator=torch.Generator().manual_seed(seed), quiet=True,
-              callbacks=[recorder, *monitors.values(), *extra_callbacks])
+        history = train(model, optimizer, data.train, epochs=epochs, batch_size=BATCH,
+                        val_data=data.val if val_data is None else val_data, loss_fn=loss_fn,
+                        generator=torch.Generator().manual_seed(seed), quiet=True,
+                        callbacks=[*monitors.values(), *extra_callbacks])
     except (diag.NonFiniteError, TrainingDiverged) as stop:
-        error = str(stop)
-    finally:
-        for monitor in monitors.values():
-            if hasattr(monitor, "remove"):
-                monitor.remove()
-    return BugRun(name, fixed, recorder.history, monitors, error)
+        return BugRun(name, fixed, stop.history, monitors, str(stop))
+    return BugRun(name, fixed, history, monitors)
 
 
 def _data() -> Split:

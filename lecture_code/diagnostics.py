@@ -67,10 +67,17 @@ def _describe(name: str, module: nn.Module) -> str:
 
 
 class _HookedCallback(Callback):
-    """A callback that owns forward hooks; :meth:`remove` detaches them."""
+    """A callback that owns forward hooks; :meth:`remove` detaches them.
 
-    def __init__(self):
+    The hooks are registered in ``on_train_begin`` and detached in ``on_train_end``, which
+    :func:`~lecture_code.training.train` calls however the run ends, so a monitor never
+    outlives its run on the model, unless it was made with ``keep_hooks=True`` (then it keeps
+    watching the model after training, until :meth:`remove`).
+    """
+
+    def __init__(self, keep_hooks: bool = False):
         self._handles: list = []
+        self.keep_hooks = check_bool("keep_hooks", keep_hooks)
         self.step = 0  # the last step whose gradients were seen
 
     def remove(self) -> None:
@@ -87,16 +94,21 @@ class _HookedCallback(Callback):
     def after_backward(self, step, model):
         self.step = step
 
+    def on_train_end(self, model):
+        if not self.keep_hooks:
+            self.remove()
+
 
 # ----------------------------------------------------------------------------------------
 # Monitors
 # ----------------------------------------------------------------------------------------
 class HistoryRecorder(Callback):
-    """Keeps every mini-batch loss and epoch's metrics in ``history``, even if training raises.
+    """Keeps every mini-batch loss and epoch's metrics in ``history``, as the run goes.
 
     :func:`~lecture_code.training.train` returns its :class:`~lecture_code.training.History`
-    only when it finishes; a run stopped by :class:`NaNGuard` or
-    :class:`~lecture_code.training.TrainingDiverged` still leaves its curve here.
+    when it finishes and attaches it to the exception that stops it (``error.history``), so a
+    run stopped by :class:`NaNGuard` or :class:`~lecture_code.training.TrainingDiverged` keeps
+    its curve without this recorder; it is for reading the record while the run goes on.
     """
 
     def __init__(self):
@@ -369,11 +381,15 @@ class ModeMonitor(_HookedCallback):
     A pass with gradients enabled is taken to be a training pass and should run in train mode;
     a pass under :func:`torch.no_grad` is taken to be an evaluation and should run in eval mode.
     ``wrong["train_pass_in_eval_mode"]`` and ``wrong["eval_pass_in_train_mode"]`` count the
-    violations (one per layer and pass).
+    violations (one per layer and pass). Unlike the other hook-based monitors it keeps its
+    hooks after :func:`~lecture_code.training.train` returns, so that it also counts the passes
+    of your own evaluation code, until :meth:`remove` (``keep_hooks=False``: detach at the end
+    of the run).
     """
 
-    def __init__(self, layer_types: tuple = (nn.Dropout, nn.modules.batchnorm._BatchNorm)):
-        super().__init__()
+    def __init__(self, layer_types: tuple = (nn.Dropout, nn.modules.batchnorm._BatchNorm),
+                 keep_hooks: bool = True):
+        super().__init__(keep_hooks=keep_hooks)
         self.layer_types = layer_types
         self.wrong = {"train_pass_in_eval_mode": 0, "eval_pass_in_train_mode": 0}
         self.passes = 0

@@ -282,9 +282,9 @@ def run_with_budget(model: nn.Module, optimizer: torch.optim.Optimizer,
     recorder = LossRecorder(x, y, b, checkpoints, loss_fn)
     diverged = False
     try:
-        train(model, optimizer, (x, y), epochs=math.ceil(steps * b / n) + 1, batch_size=b,
+        train(model, optimizer, (x, y), epochs=None, max_steps=steps, batch_size=b,
               loss_fn=loss_fn, generator=generator, callbacks=[recorder], quiet=True,
-              max_steps=steps)
+              epoch_metrics=False)  # the recorder measures the loss itself
     except TrainingDiverged:
         diverged = True
     lr = optimizer.param_groups[0]["lr"]

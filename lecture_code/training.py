@@ -10,10 +10,14 @@ Mini-batch SGD, as on the slides::
 
 :func:`train` is exactly that loop plus bookkeeping: per-step losses, per-epoch training and
 validation metrics, a progress bar, callbacks (the babysitting chapter plugs its monitors in
-here) and a readable error the moment the loss stops being a finite number.
+here) and a readable error the moment the loss stops being a finite number. Whatever stops a
+run, nothing it recorded is lost: the exception carries the partial :class:`History` as
+``error.history``, and every callback's :meth:`Callback.on_train_end` runs (hook-based monitors
+detach their hooks there, as torch.optim ties clean-up to registration).
 """
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -26,10 +30,15 @@ from ._checks import check_int
 
 
 class TrainingDiverged(FloatingPointError):
-    """The loss became NaN or infinite; the message says where and with which learning rate."""
+    """The loss became NaN or infinite; the message says where and with which learning rate.
 
-    def __init__(self, step: int, epoch: int, loss: float, lr):
+    ``history`` is what the run recorded until then (every finite mini-batch loss and the
+    metrics of the finished epochs), so a diverged run still has its curve.
+    """
+
+    def __init__(self, step: int, epoch: int, loss: float, lr, history: "History | None" = None):
         self.step, self.epoch, self.loss, self.lr = step, epoch, loss, lr
+        self.history = History() if history is None else history
         super().__init__(
             f"training diverged: the loss is {loss} at step {step} (epoch {epoch}) with learning "
             f"rate {lr}. Lower the learning rate, check the data for NaNs, or look at the "
@@ -48,6 +57,9 @@ class Callback:
                     optimizer: torch.optim.Optimizer) -> None: ...
 
     def on_epoch_end(self, epoch: int, metrics: dict, model: nn.Module) -> None: ...
+
+    def on_train_end(self, model: nn.Module) -> None:
+        """The run is over, finished or stopped by an exception (called from a ``finally``)."""
 
 
 @dataclass
@@ -111,18 +123,32 @@ def _learning_rates(optimizer: torch.optim.Optimizer):
 
 
 def train(model: nn.Module, optimizer: torch.optim.Optimizer,
-          train_data: tuple[torch.Tensor, torch.Tensor], *, epochs: int = 1,
+          train_data: tuple[torch.Tensor, torch.Tensor], *, epochs: int | None = 1,
           batch_size: int | None = 32, val_data: tuple[torch.Tensor, torch.Tensor] | None = None,
           loss_fn: Callable = F.cross_entropy, generator: torch.Generator | None = None,
           callbacks: Sequence[Callback] = (), quiet: bool = False,
-          max_steps: int | None = None, drop_last: bool = False) -> History:
+          max_steps: int | None = None, drop_last: bool = False, shuffle: bool = True,
+          epoch_metrics: bool = True) -> History:
     """Train ``model`` with mini-batch SGD-style updates from ``optimizer``.
 
-    Each epoch visits every training example once in a random order drawn from ``generator``.
-    After each epoch the training and (if given) validation loss and accuracy are evaluated in
-    eval mode. ``drop_last`` skips each epoch's last, smaller mini-batch. Raises :class:`TrainingDiverged` as soon as a mini-batch loss is NaN or infinite.
+    Each epoch visits every training example once in a random order drawn from ``generator``
+    (in order with ``shuffle=False``). After each epoch the training and (if given) validation
+    loss and accuracy are evaluated in eval mode; ``epoch_metrics=False`` skips that evaluation
+    (the epoch's row then holds only ``epoch`` and ``step``; for a regression loss, or a fixed
+    budget of steps where only the end counts). ``drop_last`` skips each epoch's last, smaller
+    mini-batch. ``max_steps`` stops after that many updates; with ``epochs=None`` the epochs run
+    until it is reached.
+
+    Raises :class:`TrainingDiverged` as soon as a mini-batch loss is NaN or infinite. Any
+    exception that stops the run (that one, a callback's, a ``KeyboardInterrupt``) carries the
+    partial :class:`History` as ``error.history``, and :meth:`Callback.on_train_end` is called
+    on every callback however the run ends.
     """
-    check_int("epochs", epochs, low=1)
+    if epochs is None:
+        if max_steps is None:
+            raise ValueError("epochs=None needs max_steps: without either the run never ends")
+    else:
+        check_int("epochs", epochs, low=1)
     if max_steps is not None:
         check_int("max_steps", max_steps, low=1)
     x, y = train_data
@@ -131,18 +157,37 @@ def train(model: nn.Module, optimizer: torch.optim.Optimizer,
     from tqdm.auto import tqdm
 
     history = History()
-    for callback in callbacks:
-        callback.on_train_begin(model, optimizer)
+    try:
+        for callback in callbacks:
+            callback.on_train_begin(model, optimizer)
+        _loop(model, optimizer, x, y, history, epochs=epochs, batch_size=batch_size,
+              val_data=val_data, loss_fn=loss_fn, generator=generator, callbacks=callbacks,
+              bar=tqdm(itertools.count(1) if epochs is None else range(1, epochs + 1),
+                       desc="epochs", disable=quiet, leave=False),
+              max_steps=max_steps, drop_last=drop_last, shuffle=shuffle,
+              epoch_metrics=epoch_metrics)
+    except BaseException as error:
+        error.history = history  # the run's record travels with whatever stopped it
+        raise
+    finally:
+        for callback in callbacks:
+            callback.on_train_end(model)
+    return history
+
+
+def _loop(model, optimizer, x, y, history: History, *, epochs, batch_size, val_data, loss_fn,
+          generator, callbacks, bar, max_steps, drop_last, shuffle, epoch_metrics) -> None:
+    """The body of :func:`train`: the four steps of the slide, repeated, recorded in ``history``."""
     step = 0
-    bar = tqdm(range(1, epochs + 1), desc="epochs", disable=quiet, leave=False)
     for epoch in bar:
         model.train()
-        batches = minibatches(len(y), batch_size, generator, drop_last=drop_last)
+        batches = minibatches(len(y), batch_size, generator, shuffle=shuffle, drop_last=drop_last)
         for index in batches:                                     # 1. sample a mini-batch
             loss = loss_fn(model(x[index]), y[index])             # 2. forward: the loss
             step += 1
             if not torch.isfinite(loss):
-                raise TrainingDiverged(step, epoch, loss.item(), _learning_rates(optimizer))
+                raise TrainingDiverged(step, epoch, loss.item(), _learning_rates(optimizer),
+                                       history)
             optimizer.zero_grad()
             loss.backward()                                       # 3. backward: the gradients
             for callback in callbacks:
@@ -154,16 +199,17 @@ def train(model: nn.Module, optimizer: torch.optim.Optimizer,
             if max_steps is not None and step >= max_steps:
                 break
         metrics = {"epoch": epoch, "step": step}
-        metrics.update({f"train_{k}": v for k, v in evaluate(model, x, y, loss_fn).items()})
-        if val_data is not None:
-            metrics.update({f"val_{k}": v for k, v in evaluate(model, *val_data, loss_fn).items()})
+        if epoch_metrics:
+            metrics.update({f"train_{k}": v for k, v in evaluate(model, x, y, loss_fn).items()})
+            if val_data is not None:
+                metrics.update({f"val_{k}": v
+                                for k, v in evaluate(model, *val_data, loss_fn).items()})
+            bar.set_postfix(loss=f"{metrics['train_loss']:.3g}")
         history.epochs.append(metrics)
         for callback in callbacks:
             callback.on_epoch_end(epoch, metrics, model)
-        bar.set_postfix(loss=f"{metrics['train_loss']:.3g}")
         if max_steps is not None and step >= max_steps:
             break
-    return history
 
 
 def mlp(sizes: Sequence[int], activation: type[nn.Module] = nn.ReLU) -> nn.Sequential:

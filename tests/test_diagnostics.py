@@ -98,6 +98,22 @@ def test_histograms_record_training_outputs_and_gradients():
     assert not model[0]._forward_hooks
 
 
+def test_hooked_monitors_detach_at_the_end_of_the_run_unless_told_to_keep_them():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Dropout(0.5), nn.Linear(8, 2))
+    monitors = [diag.HistogramMonitor(), diag.DeadReLUMonitor(), diag.NaNGuard(),
+                diag.ModeMonitor(keep_hooks=False)]
+    fit(model, monitors)
+    assert not any(m._forward_hooks for m in model.modules())
+    kept = diag.ModeMonitor()
+    fit(model, [kept])
+    assert any(m._forward_hooks for m in model.modules())
+    kept.remove()
+    assert not any(m._forward_hooks for m in model.modules())
+    with pytest.raises(TypeError, match="keep_hooks"):
+        diag.ModeMonitor(keep_hooks="yes")
+
+
 def test_gradient_norm_against_autograd():
     model = tiny_model()
     monitor = diag.GradNormMonitor()
@@ -132,6 +148,8 @@ def test_nan_guard_names_the_first_non_finite_layer():
     assert info.value.layer == "2" and info.value.kind == "activation"
     assert info.value.step == 3
     assert "'2' (Explode)" in str(info.value) and "overflowed here" in str(info.value)
+    assert len(info.value.history.step_loss) == 2   # the run's record survives the stop
+    assert not any(m._forward_hooks for m in model.modules())  # train() detached the hooks
     guard.remove()
 
 

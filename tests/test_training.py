@@ -60,6 +60,78 @@ def test_nan_loss_stops_with_a_readable_error():
     assert error.value.step >= 1 and not math.isfinite(error.value.loss)
 
 
+class _Ends(training.Callback):
+    def __init__(self):
+        self.ended = 0
+
+    def on_train_end(self, model):
+        self.ended += 1
+
+
+def test_a_diverged_run_keeps_its_history_and_ends_its_callbacks():
+    x, y = small_problem()
+    torch.manual_seed(0)
+    model = training.mlp([5, 64, 2])
+    ends = _Ends()
+    with pytest.raises(training.TrainingDiverged) as error:
+        training.train(model, SGD(model.parameters(), lr=1e6), (x * 100, y), epochs=5,
+                       batch_size=20, quiet=True, callbacks=[ends])
+    history = error.value.history
+    assert len(history.step_loss) == error.value.step - 1      # every finite loss before it
+    assert all(math.isfinite(loss) for loss in history.step_loss)
+    assert len(history.epochs) == (error.value.step - 1) // 10  # the finished epochs
+    assert ends.ended == 1
+
+
+class _Interrupt(training.Callback):
+    def on_step_end(self, step, loss, model, optimizer):
+        if step == 7:
+            raise KeyboardInterrupt
+
+
+def test_any_exception_carries_the_partial_history():
+    x, y = small_problem()
+    model = training.mlp([5, 2])
+    ends = _Ends()
+    with pytest.raises(KeyboardInterrupt) as error:
+        training.train(model, SGD(model.parameters(), lr=0.1), (x, y), epochs=3, batch_size=50,
+                       quiet=True, callbacks=[_Interrupt(), ends])
+    assert len(error.value.history.step_loss) == 7 and len(error.value.history.epochs) == 1
+    assert ends.ended == 1
+    history = training.train(model, SGD(model.parameters(), lr=0.1), (x, y), quiet=True,
+                             callbacks=[ends])
+    assert ends.ended == 2 and len(history.epochs) == 1
+
+
+def test_max_steps_without_epochs_and_without_epoch_metrics():
+    x, y = small_problem()
+    model = training.mlp([5, 2])
+    history = training.train(model, SGD(model.parameters(), lr=0.1), (x, y), epochs=None,
+                             max_steps=25, batch_size=20, quiet=True, epoch_metrics=False)
+    assert len(history.step_loss) == 25
+    assert history.epochs == [{"epoch": 1, "step": 10}, {"epoch": 2, "step": 20},
+                              {"epoch": 3, "step": 25}]
+    with pytest.raises(ValueError, match="epochs=None needs max_steps"):
+        training.train(model, SGD(model.parameters(), lr=0.1), (x, y), epochs=None, quiet=True)
+
+
+def test_unshuffled_full_batch_is_plain_gradient_descent():
+    x, y = small_problem()
+    torch.manual_seed(0)
+    model = training.mlp([5, 2])
+    reference = training.mlp([5, 2])
+    reference.load_state_dict(model.state_dict())
+    training.train(model, SGD(model.parameters(), lr=0.1), (x, y), epochs=3, batch_size=None,
+                   shuffle=False, quiet=True, epoch_metrics=False)
+    optimizer = SGD(reference.parameters(), lr=0.1)
+    for _ in range(3):
+        optimizer.zero_grad()
+        torch.nn.functional.cross_entropy(reference(x), y).backward()
+        optimizer.step()
+    for mine, theirs in zip(model.parameters(), reference.parameters()):
+        assert torch.equal(mine, theirs)
+
+
 def test_minibatches_cover_every_example_once():
     batches = list(training.minibatches(10, 3, torch.Generator().manual_seed(0)))
     assert [len(b) for b in batches] == [3, 3, 3, 1]
