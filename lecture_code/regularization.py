@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._checks import check_bool, check_choice, check_int, check_real
+from .training import train
 
 __all__ = [
     "penalized_parameters", "l2_penalty", "l1_penalty", "elastic_net_penalty", "PENALTIES",
@@ -244,18 +245,29 @@ def _regression_problem(seed: int, n: int = 64, d: int = 5, dtype=torch.float64)
     return x, y, w0
 
 
+class _LinearRegression(nn.Module):
+    """``x @ w`` with the weights ``w`` as the one parameter (no bias)."""
+
+    def __init__(self, w0: torch.Tensor):
+        super().__init__()
+        self.w = nn.Parameter(w0.clone())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x @ self.w
+
+
 def _run_optimizer(optimizer_cls, x, y, w0, *, lam_penalty: float, steps: int,
                    **hyper) -> torch.Tensor:
-    w = w0.clone().requires_grad_(True)
-    optimizer = optimizer_cls([w], **hyper)
-    for _ in range(steps):
-        loss = (x @ w - y).pow(2).mean()
-        if lam_penalty:
-            loss = loss + lam_penalty * l2_penalty([w])
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    return w.detach()
+    """Full-batch least squares (+ λ·L2 penalty) from ``w0``, ``steps`` updates of the book's loop."""
+    model = _LinearRegression(w0)
+
+    def loss_fn(prediction, target):
+        loss = (prediction - target).pow(2).mean()
+        return loss + lam_penalty * l2_penalty([model.w]) if lam_penalty else loss
+
+    train(model, optimizer_cls([model.w], **hyper), (x, y), epochs=steps, batch_size=None,
+          shuffle=False, loss_fn=loss_fn, quiet=True, epoch_metrics=False)
+    return model.w.detach()
 
 
 def l2_versus_weight_decay(lam: float = 0.05, lr: float = 0.01, steps: int = 50, seed: int = 0,
@@ -654,8 +666,6 @@ def fit(model: nn.Module, split, *, seed: int = 0, epochs: int = 30,
     ``seed`` fixes the mini-batch order; ``test_data=(x, y)`` adds ``test_loss`` and
     ``test_accuracy`` to every epoch (through a callback).
     """
-    from .training import train
-
     check_int("seed", seed, low=0)
     check_choice("optimizer", optimizer, ("sgd", "adam"))
     SGD, Adam, _ = _optimizer_classes()

@@ -38,6 +38,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._checks import check_choice, check_int
+from .training import train
 
 #: Side length of the images every model of this module takes.
 SIZE = 16
@@ -391,25 +392,27 @@ def load_pretrained(source: str | os.PathLike = "vgg-shapes16", *, sha256: str |
 
 
 # ---------------------------------------------------------------------------- pretraining
-def _fit(model: nn.Module, x, y, *, steps: int, batch_size: int, lr: float, seed: int,
-         val=None, forward=None) -> None:
-    """Adam on mini-batches for a fixed number of ``steps`` (the table's fixed budget)."""
+class _FromStage(nn.Module):
+    """``model(x, start=stage)`` as a module: the trainable top of a partly frozen network."""
+
+    def __init__(self, model: nn.Module, start: int):
+        super().__init__()
+        self.model, self.start = model, start
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x, start=self.start)
+
+
+def _fit(model: nn.Module, x, y, *, steps: int, batch_size: int, lr: float, seed: int) -> None:
+    """Adam on mini-batches for a fixed number of ``steps`` (the table's fixed budget).
+
+    The book's one loop, :func:`lecture_code.training.train`, without its per-epoch evaluation
+    (only the accuracy at the end of the budget counts).
+    """
     from .optimizers import Adam
-    forward = forward or model
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = Adam(params, lr=lr)
-    g = torch.Generator().manual_seed(seed)
-    model.train()
-    step = 0
-    while step < steps:
-        for index in torch.randperm(len(y), generator=g).split(batch_size):
-            loss = F.cross_entropy(forward(x[index]), y[index])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            step += 1
-            if step >= steps:
-                break
+    optimizer = Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
+    train(model, optimizer, (x, y), epochs=None, max_steps=steps, batch_size=batch_size,
+          generator=torch.Generator().manual_seed(seed), quiet=True, epoch_metrics=False)
 
 
 @torch.no_grad()
@@ -467,9 +470,8 @@ def run_method(method: str, task: dict, pretrained: SmallCNN | None, *, seed: in
         with torch.no_grad():
             model.eval()
             x, x_val = model.features(x, frozen), model.features(x_val, frozen)
-    forward = (lambda z: model(z, start=frozen))
-    _fit(model, x, y, steps=steps, batch_size=batch_size, lr=METHOD_LR[method], seed=seed,
-         forward=forward)
+    forward = _FromStage(model, frozen)
+    _fit(forward, x, y, steps=steps, batch_size=batch_size, lr=METHOD_LR[method], seed=seed)
     model.eval()
     return _accuracy(forward, x_val, y_val)
 
