@@ -43,3 +43,16 @@ def test_resnet_parameter_set_is_resnet_sized():
 def test_unknown_command_prints_usage(capsys):
     assert bench_main.main(["nonsense"]) == 2
     assert "optimizers" in capsys.readouterr().out
+
+
+def test_grading_bench_makes_a_class_of_distinct_honest_submissions(tmp_path):
+    import hashlib
+    import json
+
+    from lecture_code.bench import grading as bench_grading
+    bench_grading.make_class(tmp_path, "sgd_momentum", 5)
+    files = sorted(tmp_path.iterdir())
+    assert [f.name for f in files] == [f"student{i:03d}.ipynb" for i in range(5)]
+    assert len({hashlib.sha256(f.read_bytes()).hexdigest() for f in files}) == 5
+    source = "".join("".join(c["source"]) for c in json.loads(files[0].read_text())["cells"])
+    assert "BEGIN HIDDEN TESTS" not in source and "return x - lr * grad" in source

@@ -91,3 +91,15 @@ def test_the_repository_url_is_the_same_everywhere():
     url = set_repository_url.current_url()
     for path in set_repository_url.files_with_the_url():
         assert url in path.read_text(), f"{path.name} does not use the repository URL {url}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_chapter_imports_nothing_only_the_book_build_has(path):
+    # Colab and Binder have no myst-nb (it comes with jupyter-book): glue through lecture_code.
+    nb = json.loads(path.read_text())
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code":
+            source = "".join(cell["source"])
+            assert "myst_nb" not in source, (
+                f"{path.name}: import glue with `from lecture_code.glue import glue`, not from "
+                "myst_nb (absent on Colab and Binder)")

@@ -1,10 +1,11 @@
 """Run untrusted notebook code in a bubblewrap sandbox with hard resource limits.
 
-What the sandboxed process sees: ``/usr`` and ``/etc`` read-only, the Python installation
-read-only (the directories of ``sys.prefix``/``sys.base_prefix`` and the site-packages), fresh
-``/proc`` and minimal ``/dev``, a size-limited ``/tmp`` and a size-limited working folder
-``/work`` (a tmpfs: thrown away with the sandbox) holding only the job file and the student's
-notebook. Not visible: the repository (so neither the source notebooks with the answers and the
+What the sandboxed process sees: ``/usr`` and ``/etc`` read-only, fresh ``/proc`` and minimal
+``/dev``, a size-limited ``/tmp`` and a size-limited working folder ``/work`` (tmpfs: thrown
+away with the sandbox) holding only the job file and the student's notebook, and -- mounted on
+top, read-only, each at its own path -- the Python installation that runs the grader
+(:class:`PythonEnvironment`: a venv anywhere, a conda environment or the system Python; the
+sandbox starts that environment's own interpreter, so it sees the same packages). Not visible: the repository (so neither the source notebooks with the answers and the
 hidden tests nor ``lecture_code``), the submissions folder, the grades, the home directories.
 No network (own network namespace with only a downed loopback), own PID/IPC/UTS namespaces.
 
@@ -17,7 +18,8 @@ and the PID namespace take every descendant with it).
 
 Users: run as root (a container), bwrap runs privileged without a user namespace and the code
 drops to uid/gid 65534 with ``setpriv`` inside (so ``RLIMIT_NPROC`` counts only the sandbox's
-processes; root would be exempt from it). Run as an ordinary user, bwrap uses an unprivileged
+processes; root would be exempt from it); parallel sandboxes get uids of their own
+(:func:`sandbox_uid`). Run as an ordinary user, bwrap uses an unprivileged
 user namespace and the process limit is that user's current count plus ``max_processes``.
 If bubblewrap is missing or cannot create the sandbox, :class:`SandboxUnavailable` is raised:
 there is no unsandboxed fallback.
