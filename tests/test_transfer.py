@@ -179,13 +179,14 @@ def test_shipped_weights_load_and_are_small():
 def test_pretrain_command_quick(tmp_path):
     out = tmp_path / "quick.safetensors"
     start = time.time()
-    result = subprocess.run([sys.executable, "-m", "lecture_code.transfer", "pretrain", "--out",
-                             str(out), "--quick", "--seed", "3"], capture_output=True, text=True,
-                            cwd=Path(__file__).resolve().parents[1])
+    result = subprocess.run([sys.executable, "-m", "lecture_code.bench", "transfer", "pretrain",
+                             "--out", str(out), "--quick", "--seed", "3"], capture_output=True,
+                            text=True, cwd=Path(__file__).resolve().parents[1])
     assert result.returncode == 0, result.stderr
     assert time.time() - start < 60
     record = json.loads(out.with_suffix(".json").read_text())
     assert record["seed"] == 3 and record["quick"] and "pretrain" in record["command"]
+    assert record["command"].startswith("python -m lecture_code.bench transfer pretrain --out")
     assert record["data"]["held_out_classes"] == list(T.HELD_OUT)
     model = T.load_pretrained(out, sha256=record["sha256"])
     assert model.head.out_features == len(T.SOURCE_CLASSES)
@@ -197,3 +198,27 @@ def test_run_method_smoke():
     for method in T.METHODS:
         acc = T.run_method(method, task, pretrained, seed=0, steps=2)
         assert 0.0 <= acc <= 1.0
+
+
+def test_table_command_quick_writes_csv_and_provenance(tmp_path, monkeypatch):
+    from lecture_code.bench import transfer as command
+    out = tmp_path / "table.csv"
+    pretrained = T.SmallCNN(num_classes=len(T.SOURCE_CLASSES))
+    monkeypatch.setattr(command, "load_pretrained", lambda source: pretrained)
+    monkeypatch.setattr(command, "transfer_table", lambda model, **kw: [
+        {"similarity": s, "amount": a, "n_train": 5, "method": m, "steps": 1,
+         "accuracy_mean": 0.5 + 0.1 * i, "accuracy_std": 0.0, "accuracies": ""}
+        for s in ("similar", "different") for a in ("little", "lot")
+        for i, m in enumerate(T.METHODS)])
+    monkeypatch.setattr(sys, "argv", ["-m", "transfer", "table", "--out", str(out), "--quick"])
+    assert command.main(["table", "--out", str(out), "--quick"]) == 0
+    page = out.with_suffix(".md").read_text()
+    assert "Command: `python -m lecture_code.bench transfer table --out" in page
+    assert page.count("**0.800 ± 0.000**") == 4 and "Use linear classifier on top layer" in page
+    assert len(out.read_text().splitlines()) == 1 + 4 * len(T.METHODS)
+
+
+def test_old_transfer_command_runs_the_bench_command():
+    result = subprocess.run([sys.executable, "-m", "lecture_code.transfer", "--help"],
+                            capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
+    assert result.returncode == 0 and "python -m lecture_code.bench transfer" in result.stdout

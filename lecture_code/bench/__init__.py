@@ -24,10 +24,14 @@ RESULTS = (_PACKAGE / "benchmarks" if (_PACKAGE / "benchmarks").is_dir()
            else _PACKAGE.parent / "benchmarks")
 
 
+def command_line() -> str:
+    """The command that is running, as the reader would type it: ``python -m lecture_code.bench ...``."""
+    return "python -m lecture_code.bench " + " ".join(sys.argv[1:])
+
+
 def provenance() -> str:
     """A Markdown paragraph saying how and where a result was produced."""
-    command = "python -m lecture_code.bench " + " ".join(sys.argv[1:])
-    return (f"Command: `{command}`  \n"
+    return (f"Command: `{command_line()}`  \n"
             f"Machine: {os.cpu_count()} CPU cores ({platform.processor() or platform.machine()}), "
             f"torch {torch.__version__}, {torch.get_num_threads()} threads"
             f"{', GPU ' + torch.cuda.get_device_name() if torch.cuda.is_available() else ''}  \n"
