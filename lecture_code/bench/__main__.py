@@ -10,6 +10,7 @@ COMMANDS = {
     "widgets": "time to recompute a widget's trajectory",
     "compare": "train small models with every Adam-family optimizer (the AdaNorm table, small)",
     "transfer": "pretrain the transfer chapter's SmallCNN; measure the 2×2 transfer table",
+    "grading": "submissions per minute of the autograder at 1 and 2 parallel jobs",
 }
 
 
