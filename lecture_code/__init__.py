@@ -4,9 +4,6 @@ Every chapter imports what it shows from here; every function is unit-tested in 
 """
 from __future__ import annotations
 
-import random
-
-import numpy as np
 import torch
 
 __version__ = "0.1.0"
@@ -21,15 +18,3 @@ def device() -> torch.device:
     if torch.cuda.is_available():
         return torch.device("cuda")
     return torch.device("cpu")
-
-
-def seed_everything(seed: int) -> torch.Generator:
-    """Seed Python's, NumPy's and torch's global generators and return a fresh torch generator.
-
-    The book passes the returned generator explicitly wherever randomness matters (data order,
-    dropout masks, augmentations) so that one cell's randomness does not depend on another's.
-    """
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-    return torch.Generator().manual_seed(seed)

@@ -4,7 +4,8 @@ from __future__ import annotations
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 
-#: One colour per named method, so that "Adam" has the same colour in every figure of the book.
+#: The book's colour cycle (matplotlib's tab10): figures colour their curves in turn with
+#: :func:`color_of`; a colour belongs to a position in a figure, not to a named method.
 PALETTE = plt.get_cmap("tab10").colors
 
 

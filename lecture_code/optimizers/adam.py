@@ -76,6 +76,15 @@ def rectified_step(m, v, bias_correction1, bias_correction2, eps, variance_tract
     return rectification * m_hat * bias_correction2 ** 0.5 / (v.sqrt() + eps)
 
 
+def _scalar(param):
+    return torch.zeros((), dtype=param.dtype, device=param.device)
+
+
+def diffgrad_friction_state(param) -> dict:
+    """:func:`diffgrad_friction_`'s state: the previous gradient, :math:`g_0 = 0`."""
+    return {"previous_grad": torch.zeros_like(param, memory_format=torch.preserve_format)}
+
+
 def diffgrad_friction_(grad, previous_grad):
     r"""diffGrad's friction :math:`\xi_t = 1/(1+e^{-|g_{t-1} - g_t|})`, in :math:`[0.5, 1)`.
 
@@ -86,6 +95,11 @@ def diffgrad_friction_(grad, previous_grad):
     friction = torch.sigmoid((previous_grad - grad).abs())
     previous_grad.copy_(grad)
     return friction
+
+
+def adanorm_state(param) -> dict:
+    """:func:`adanorm_correction_`'s state: the running gradient norm, :math:`e_0 = 0`."""
+    return {"grad_norm_ema": _scalar(param)}
 
 
 def adanorm_correction_(grad, grad_norm_ema, gamma):
@@ -105,6 +119,11 @@ def adanorm_correction_(grad, grad_norm_ema, gamma):
     return grad * torch.where(boost, grad_norm_ema / norm, 1.0)
 
 
+def inject_state(param) -> dict:
+    """:func:`inject_`'s state: the previous parameter (the start, before the first step)."""
+    return {"previous_param": param.detach().clone(memory_format=torch.preserve_format)}
+
+
 def inject_(grad, param, previous_param, k, first_step):
     r"""AdaInject's injected gradient (Dubey et al., IEEE TAI 2023).
 
@@ -122,6 +141,16 @@ def inject_(grad, param, previous_param, k, first_step):
     if first_step:
         return grad
     return (grad + delta * grad * grad) / k
+
+
+#: :func:`centralize_`'s state entry: the running mean of m. (Its name predates the rule that
+#: a technique's state is named after it; the recent-optimizers chapter reads it by this name.)
+CENTRALIZE_MEAN = "exp_avg_mean"
+
+
+def centralize_state(param) -> dict:
+    """:func:`centralize_`'s state: the running mean of m, :math:`\bar m_0 = 0`."""
+    return {CENTRALIZE_MEAN: _scalar(param)}
 
 
 def centralize_(m, moment_input, moment_mean, beta1):
@@ -148,7 +177,7 @@ def adam_family_rule(param, grad, state, *, lr, beta1, beta2, eps, weight_decay,
                      bias_correction=True, second_moment="gradient", friction=False,
                      rectify=False, variance_tractable=False, rectification=0.0,
                      adanorm=False, adanorm_gamma=0.95, inject=False, inject_k=2.0,
-                     first_step=False, centralize_moment=False):
+                     first_step=False, centralize=False):
     r"""One step of any member of the Adam family on one parameter tensor.
 
     Adam (Kingma & Ba, ICLR 2015)::
@@ -165,7 +194,7 @@ def adam_family_rule(param, grad, state, *, lr, beta1, beta2, eps, weight_decay,
     * ``rectify=True`` — RAdam's :func:`rectified_step` replaces :func:`adam_step`;
     * ``adanorm=True`` — the first moment is fed AdaNorm's :func:`adanorm_correction_` g̃;
     * ``inject=True`` — the first moment is fed AdaInject's :func:`inject_` u;
-    * ``centralize_moment=True`` — the step uses :func:`centralize_`'s m̃ (the stored m is unchanged);
+    * ``centralize=True`` — the step uses :func:`centralize_`'s m̃ (the stored m is unchanged);
     * ``decoupled_weight_decay=True`` — AdamW: θ ← θ (1 − αλ) instead of g ← g + λθ.
 
     The second moment always uses the raw gradient g. AdaBelief's residual uses AdaNorm's g̃
@@ -190,8 +219,8 @@ def adam_family_rule(param, grad, state, *, lr, beta1, beta2, eps, weight_decay,
                                      inject_k, first_step)
     ema_(m, first_moment_input, beta1)                       # m ← β1 m + (1 − β1) g
     m_used = m
-    if centralize_moment:                                    # m̃ = m − mean(m)
-        m_used = centralize_(m, first_moment_input, state["exp_avg_mean"], beta1)
+    if centralize:                                           # m̃ = m − mean(m)
+        m_used = centralize_(m, first_moment_input, state[CENTRALIZE_MEAN], beta1)
 
     if second_moment == "belief":
         ema_(v, (belief_input - m_used) ** 2, beta2)        # s ← β2 s + (1 − β2)(g − m)² + ε
@@ -248,18 +277,14 @@ class AdamFamily(ElementwiseOptimizer):
         super().__init__(params, defaults, execution)
 
     def init_state(self, param, group):
-        def zeros():
-            return torch.zeros_like(param, memory_format=torch.preserve_format)
-
-        state = {"exp_avg": zeros(), "exp_avg_sq": zeros()}
-        if self.friction:
-            state["previous_grad"] = zeros()                 # g_0 = 0
-        if group["adanorm"]:
-            state["grad_norm_ema"] = torch.zeros((), dtype=param.dtype, device=param.device)
-        if group["centralize"]:
-            state["exp_avg_mean"] = torch.zeros((), dtype=param.dtype, device=param.device)
-        if group["inject"]:
-            state["previous_param"] = param.detach().clone(memory_format=torch.preserve_format)
+        state = {"exp_avg": torch.zeros_like(param, memory_format=torch.preserve_format),
+                 "exp_avg_sq": torch.zeros_like(param, memory_format=torch.preserve_format)}
+        for on, piece_state in ((self.friction, diffgrad_friction_state),
+                                (group["adanorm"], adanorm_state),
+                                (group["centralize"], centralize_state),
+                                (group["inject"], inject_state)):
+            if on:
+                state.update(piece_state(param))             # each piece names its own state
         return state
 
     def __setstate__(self, state):
@@ -268,8 +293,8 @@ class AdamFamily(ElementwiseOptimizer):
         for group in self.param_groups:
             for param in group["params"] if group.get("centralize") else ():
                 param_state = self.state.get(param, {})
-                if "exp_avg" in param_state and "exp_avg_mean" not in param_state:
-                    param_state["exp_avg_mean"] = param_state["exp_avg"].mean()
+                if "exp_avg" in param_state and CENTRALIZE_MEAN not in param_state:
+                    param_state[CENTRALIZE_MEAN] = param_state["exp_avg"].mean()
 
     def step_scalars(self, group, t):
         scalars = adam_step_scalars(t, *group["betas"], rectify=group["rectify"])
@@ -285,7 +310,7 @@ class AdamFamily(ElementwiseOptimizer):
                     bias_correction=group["bias_correction"], second_moment=self.second_moment,
                     friction=self.friction, rectify=group["rectify"], adanorm=group["adanorm"],
                     adanorm_gamma=group["adanorm_gamma"], inject=group["inject"],
-                    inject_k=group["inject_k"], centralize_moment=group["centralize"])
+                    inject_k=group["inject_k"], centralize=group["centralize"])
 
 
 class Adam(AdamFamily):
