@@ -34,7 +34,7 @@ from ._checks import check_bool, check_choice, check_int, check_real
 from .training import Callback, History, minibatches
 
 __all__ = [
-    "NonFiniteError", "HistoryRecorder", "UpdateRatioMonitor", "HistogramMonitor", "DeadReLUMonitor",
+    "NonFiniteError", "UpdateRatioMonitor", "HistogramMonitor", "DeadReLUMonitor",
     "GradNormMonitor", "NaNGuard", "ModeMonitor", "LRRangeResult", "lr_range_test",
     "GradCheckResult", "gradient_check", "OverfitResult", "overfit_one_batch",
     "ValidationNoise", "validation_noise", "save_checkpoint", "load_checkpoint",
@@ -102,28 +102,6 @@ class _HookedCallback(Callback):
 # ----------------------------------------------------------------------------------------
 # Monitors
 # ----------------------------------------------------------------------------------------
-class HistoryRecorder(Callback):
-    """Keeps every mini-batch loss and epoch's metrics in ``history``, as the run goes.
-
-    :func:`~lecture_code.training.train` returns its :class:`~lecture_code.training.History`
-    when it finishes and attaches it to the exception that stops it (``error.history``), so a
-    run stopped by :class:`NaNGuard` or :class:`~lecture_code.training.TrainingDiverged` keeps
-    its curve without this recorder; it is for reading the record while the run goes on.
-    """
-
-    def __init__(self):
-        self.history = History()
-
-    def on_step_end(self, step, loss, model, optimizer):
-        self.history.step_loss.append(loss)
-
-    def on_epoch_end(self, epoch, metrics, model):
-        self.history.epochs.append(dict(metrics))
-
-    def summary(self) -> str:
-        return f"recorded {len(self.history.step_loss)} steps, {len(self.history.epochs)} epochs"
-
-
 class UpdateRatioMonitor(Callback):
     r"""Ratio of the update's norm to the weight's norm, per parameter tensor and step.
 
