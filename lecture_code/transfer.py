@@ -28,7 +28,6 @@ import math
 import os
 import re
 import struct
-import sys
 import time
 from pathlib import Path
 
@@ -536,11 +535,3 @@ SLIDE_ADVICE = {
     ("different", "little"): "You're in trouble; try linear classifiers from different stages",
     ("different", "lot"): "Finetune a larger number of layers",
 }
-
-
-if __name__ == "__main__":
-    # The old name of ``python -m lecture_code.bench transfer``, kept while the chapter's text
-    # still quotes it; runs (and records in its outputs) the bench command.
-    from lecture_code.bench.__main__ import main
-    sys.argv[1:1] = ["transfer"]
-    sys.exit(main(sys.argv[1:]))

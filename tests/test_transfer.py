@@ -216,9 +216,3 @@ def test_table_command_quick_writes_csv_and_provenance(tmp_path, monkeypatch):
     assert "Command: `python -m lecture_code.bench transfer table --out" in page
     assert page.count("**0.800 ± 0.000**") == 4 and "Use linear classifier on top layer" in page
     assert len(out.read_text().splitlines()) == 1 + 4 * len(T.METHODS)
-
-
-def test_old_transfer_command_runs_the_bench_command():
-    result = subprocess.run([sys.executable, "-m", "lecture_code.transfer", "--help"],
-                            capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
-    assert result.returncode == 0 and "python -m lecture_code.bench transfer" in result.stdout
