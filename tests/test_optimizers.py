@@ -5,7 +5,7 @@ import copy
 import pytest
 import torch
 
-from lecture_code.optimizers import (OPTIMIZERS, SGD, AdaBelief, AdaGrad, Adam,
+from lecture_code.optimizers import (CENTRALIZE_MEAN, OPTIMIZERS, SGD, AdaBelief, AdaGrad, Adam,
                                      AdamCentralized, AdamInject, AdamNorm, AdamW, DiffGrad,
                                      RAdam, RAdamNorm, RMSProp)
 from lecture_code.optimizers.base import blocked_norm, blocked_sum
@@ -172,7 +172,7 @@ def test_bad_arguments_name_the_argument(cls, kwargs, name, error):
 
 
 # Every optimizer with its defaults, and the techniques' flags in combinations that cover every
-# state entry (previous_grad, grad_norm_ema, exp_avg_mean, previous_param).
+# state entry (previous_grad, grad_norm_ema, centralize_mean, previous_param).
 ALL_CASES = [(OPTIMIZERS[name], {}) for name in sorted(OPTIMIZERS)] + [
     (AdaBelief, dict(rectify=True, adanorm=True, centralize=True)),
     (DiffGrad, dict(inject=True, weight_decay=1e-3)),
@@ -309,7 +309,7 @@ def test_half_precision_parameters_keep_their_per_tensor_statistics():
         q.grad = grad.half()
         centralized.step()
     m = centralized.state[q]["exp_avg"].float()
-    assert torch.isclose(centralized.state[q]["exp_avg_mean"].float(), m.mean(), rtol=1e-2)
+    assert torch.isclose(centralized.state[q][CENTRALIZE_MEAN].float(), m.mean(), rtol=1e-2)
     assert torch.isfinite(q).all()
 
 

@@ -28,13 +28,14 @@ What pytorch_optimizer 4.1.0 cannot be compared with (read from its source,
 """
 from __future__ import annotations
 
+import copy
 import math
 
 import numpy as np
 import pytest
 import torch
 
-from lecture_code.optimizers import (OPTIMIZERS, AdaBelief, AdaBeliefNorm, Adam,
+from lecture_code.optimizers import (CENTRALIZE_MEAN, OPTIMIZERS, AdaBelief, AdaBeliefNorm, Adam,
                                      AdamCentralized, AdamNorm, DiffGrad,
                                      DiffGradNorm, RAdam, RAdamNorm)
 
@@ -414,9 +415,11 @@ def apply_gradients(params, optimizer, grads):
         optimizer.step()
 
 
-def test_checkpoints_without_the_running_mean_of_centralization_still_load():
-    """Before centralization kept mean(m) as state, checkpoints had no exp_avg_mean: loading one
-    starts the running mean at mean(m), so the run continues as if it had never stopped."""
+@pytest.mark.parametrize("old_format", ["no running mean", "old name"])
+def test_checkpoints_of_older_centralization_still_load(old_format):
+    """Checkpoints from before centralization kept mean(m) as state have no running mean:
+    loading one starts it at mean(m); checkpoints that kept it as ``exp_avg_mean`` (its old
+    name) load it as CENTRALIZE_MEAN. Either way the run continues as if it had never stopped."""
     torch.manual_seed(0)
     initial = [torch.randn(50, 4), torch.randn(4)]
     grads = [[torch.randn(50, 4), torch.randn(4)] for _ in range(10)]
@@ -426,11 +429,22 @@ def test_checkpoints_without_the_running_mean_of_centralization_still_load():
     first = [torch.nn.Parameter(p.clone()) for p in initial]
     optimizer = AdamCentralized(first, lr=0.01)
     apply_gradients(first, optimizer, grads[:5])
-    old_format = optimizer.state_dict()
-    for state in old_format["state"].values():
-        del state["exp_avg_mean"]
+    saved = optimizer.state_dict()
+    for state in saved["state"].values():
+        mean = state.pop(CENTRALIZE_MEAN)
+        if old_format == "old name":
+            state["exp_avg_mean"] = mean
     resumed = AdamCentralized(first, lr=0.01)
-    resumed.load_state_dict(old_format)
+    resumed.load_state_dict(saved)
+    assert all(CENTRALIZE_MEAN in state and "exp_avg_mean" not in state
+               for state in resumed.state.values())
+    if old_format == "old name":   # the saved value itself, not a recomputed mean(m)
+        marked = copy.deepcopy(saved)
+        for state in marked["state"].values():
+            state["exp_avg_mean"] = torch.tensor(123.0)
+        fresh = AdamCentralized(first, lr=0.01)
+        fresh.load_state_dict(marked)
+        assert all(state[CENTRALIZE_MEAN].item() == 123.0 for state in fresh.state.values())
     apply_gradients(first, resumed, grads[5:])
     for a, b in zip(straight, first):
         torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-6)

@@ -3,7 +3,7 @@
 See :mod:`lecture_code.optimizers.base` for how a rule, its class and the execution strategy
 fit together.
 """
-from .adam import (AdaBelief, AdaBeliefCentralized, AdaBeliefInject, AdaBeliefNorm, Adam,
+from .adam import (CENTRALIZE_MEAN, AdaBelief, AdaBeliefCentralized, AdaBeliefInject, AdaBeliefNorm, Adam,
                    AdamCentralized, AdamFamily, AdamInject, AdamNorm, AdamW, DiffGrad,
                    DiffGradCentralized, DiffGradInject, DiffGradNorm, RAdam, RAdamCentralized,
                    RAdamInject, RAdamNorm, adam_family_rule)
@@ -17,5 +17,5 @@ OPTIMIZERS = {cls.__name__: cls for cls in (
     AdamInject, DiffGradInject, RAdamInject, AdaBeliefInject,
     AdamCentralized, DiffGradCentralized, RAdamCentralized, AdaBeliefCentralized)}
 
-__all__ = ["OPTIMIZERS", "ElementwiseOptimizer", "AdamFamily", "adam_family_rule", "sgd_rule",
+__all__ = ["OPTIMIZERS", "CENTRALIZE_MEAN", "ElementwiseOptimizer", "AdamFamily", "adam_family_rule", "sgd_rule",
            "adagrad_rule", "rmsprop_rule", *OPTIMIZERS]

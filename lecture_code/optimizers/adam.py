@@ -143,9 +143,10 @@ def inject_(grad, param, previous_param, k, first_step):
     return (grad + delta * grad * grad) / k
 
 
-#: :func:`centralize_`'s state entry: the running mean of m. (Its name predates the rule that
-#: a technique's state is named after it; the recent-optimizers chapter reads it by this name.)
-CENTRALIZE_MEAN = "exp_avg_mean"
+#: :func:`centralize_`'s state entry: the running mean of m, named after the technique.
+CENTRALIZE_MEAN = "centralize_mean"
+#: The same entry's name in checkpoints saved before it was renamed; loading one renames it.
+_OLD_CENTRALIZE_MEAN = "exp_avg_mean"
 
 
 def centralize_state(param) -> dict:
@@ -289,10 +290,13 @@ class AdamFamily(ElementwiseOptimizer):
 
     def __setstate__(self, state):
         super().__setstate__(state)
-        # A checkpoint from before centralization kept its running mean: start it at mean(m).
+        # Older checkpoints: the running mean under its old name (renamed here), or, from
+        # before centralization kept it, none at all (it starts at mean(m)).
         for group in self.param_groups:
             for param in group["params"] if group.get("centralize") else ():
                 param_state = self.state.get(param, {})
+                if _OLD_CENTRALIZE_MEAN in param_state:
+                    param_state[CENTRALIZE_MEAN] = param_state.pop(_OLD_CENTRALIZE_MEAN)
                 if "exp_avg" in param_state and CENTRALIZE_MEAN not in param_state:
                     param_state[CENTRALIZE_MEAN] = param_state["exp_avg"].mean()
 
