@@ -212,6 +212,61 @@ def _loop(model, optimizer, x, y, history: History, *, epochs, batch_size, val_d
             break
 
 
+@dataclass
+class Run:
+    """One seeded run of :func:`seeded_run`: the trained model, its optimizer, what was recorded."""
+
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    history: History
+
+
+def seeded_run(make_model: Callable[[], nn.Module], optimizer_class: type[torch.optim.Optimizer],
+               train_data: tuple[torch.Tensor, torch.Tensor], *, seed: int = 0,
+               epochs: int | None = 1, batch_size: int | None = 32,
+               val_data: tuple[torch.Tensor, torch.Tensor] | None = None,
+               loss_fn: Callable = F.cross_entropy, callbacks: Sequence[Callback] = (),
+               max_steps: int | None = None, drop_last: bool = False,
+               **optimizer_kwargs) -> Run:
+    """One reproducible experiment: ``seed`` fixes the initialisation and the mini-batch order.
+
+    ``torch.manual_seed(seed)``, then ``model = make_model()``, ``optimizer =
+    optimizer_class(model.parameters(), **optimizer_kwargs)`` (as with ``torch.optim``:
+    ``seeded_run(make, SGD, data, lr=0.1, momentum=0.9)``) and :func:`train` (quiet) with the
+    mini-batch order drawn from a generator seeded with ``seed``. Two calls with the same
+    arguments give identical runs; runs of different optimizers with one seed start from the
+    same weights and see the same mini-batches. If the run stops with an exception, the
+    exception carries ``error.history`` (as from :func:`train`) and ``error.run``.
+    """
+    check_int("seed", seed, low=0)
+    if isinstance(make_model, nn.Module) or not callable(make_model):
+        raise TypeError(f"make_model must be a function returning a model, got "
+                        f"{type(make_model).__name__}")
+    torch.manual_seed(seed)
+    model = make_model()
+    optimizer = optimizer_class(model.parameters(), **optimizer_kwargs)
+    try:
+        history = train(model, optimizer, train_data, epochs=epochs, batch_size=batch_size,
+                        val_data=val_data, loss_fn=loss_fn, callbacks=callbacks, quiet=True,
+                        generator=torch.Generator().manual_seed(seed), max_steps=max_steps,
+                        drop_last=drop_last)
+    except BaseException as error:
+        error.run = Run(model, optimizer, error.history)
+        raise
+    return Run(model, optimizer, history)
+
+
+def seeded_runs(make_model: Callable[[], nn.Module], optimizer_class: type[torch.optim.Optimizer],
+                train_data: tuple[torch.Tensor, torch.Tensor], *,
+                seeds: Sequence[int] = (0, 1, 2), **kwargs) -> list[Run]:
+    """:func:`seeded_run` once per seed (keyword arguments as there), one :class:`Run` each."""
+    seeds = [check_int(f"seeds[{i}]", s, low=0) for i, s in enumerate(seeds)]
+    if not seeds:
+        raise ValueError("seeds is empty: give at least one seed")
+    return [seeded_run(make_model, optimizer_class, train_data, seed=seed, **kwargs)
+            for seed in seeds]
+
+
 def mlp(sizes: Sequence[int], activation: type[nn.Module] = nn.ReLU) -> nn.Sequential:
     """A multilayer perceptron with the given layer widths, e.g. ``mlp([64, 128, 10])``."""
     if len(sizes) < 2:

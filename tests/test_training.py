@@ -174,3 +174,49 @@ def test_data_sets_are_offline_standardized_and_disjoint():
 
 def test_device_is_a_torch_device():
     assert device().type == ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def test_seeded_run_is_train_after_seeding_the_model_and_the_batch_order():
+    x, y = small_problem()
+    run = training.seeded_run(lambda: training.mlp([5, 8, 2]), SGD, (x, y), seed=3, epochs=2,
+                              batch_size=20, val_data=(x[:50], y[:50]), lr=0.1, momentum=0.9)
+    torch.manual_seed(3)                           # the same run, written out by hand
+    model = training.mlp([5, 8, 2])
+    optimizer = SGD(model.parameters(), lr=0.1, momentum=0.9)
+    history = training.train(model, optimizer, (x, y), epochs=2, batch_size=20,
+                             val_data=(x[:50], y[:50]), quiet=True,
+                             generator=torch.Generator().manual_seed(3))
+    assert run.history.step_loss == history.step_loss and run.history.epochs == history.epochs
+    assert isinstance(run.optimizer, SGD) and run.optimizer.param_groups[0]["momentum"] == 0.9
+    for mine, theirs in zip(run.model.parameters(), model.parameters()):
+        assert torch.equal(mine, theirs)
+    assert run.optimizer.param_groups[0]["params"][0] is next(run.model.parameters())
+
+
+def test_seeded_runs_one_run_per_seed_same_start_for_every_optimizer():
+    x, y = small_problem()
+    make = lambda: training.mlp([5, 8, 2])   # noqa: E731
+    runs = training.seeded_runs(make, SGD, (x, y), seeds=[0, 1, 0], max_steps=4, epochs=None,
+                                batch_size=20, lr=0.1)
+    assert [len(r.history.step_loss) for r in runs] == [4, 4, 4]
+    assert runs[0].history.step_loss == runs[2].history.step_loss
+    assert runs[0].history.step_loss != runs[1].history.step_loss
+    adam = training.seeded_run(make, torch.optim.Adam, (x, y), seed=0, max_steps=1, epochs=None,
+                               batch_size=20, lr=1e-3)
+    assert adam.history.step_loss[0] == runs[0].history.step_loss[0]   # same weights, same batch
+    with pytest.raises(ValueError, match="seeds is empty"):
+        training.seeded_runs(make, SGD, (x, y), seeds=[], lr=0.1)
+    with pytest.raises(ValueError, match="seed"):
+        training.seeded_run(make, SGD, (x, y), seed=-1, lr=0.1)
+    with pytest.raises(TypeError, match="make_model"):
+        training.seeded_run(make(), SGD, (x, y), lr=0.1)
+
+
+def test_a_diverged_seeded_run_keeps_its_model_optimizer_and_curve():
+    x, y = small_problem()
+    with pytest.raises(training.TrainingDiverged) as error:
+        training.seeded_run(lambda: training.mlp([5, 64, 2]), SGD, (x * 100, y), epochs=5,
+                            batch_size=20, lr=1e6)
+    run = error.value.run
+    assert run.history is error.value.history and len(run.history.step_loss) == error.value.step - 1
+    assert isinstance(run.model, torch.nn.Sequential) and run.optimizer.param_groups[0]["lr"] == 1e6
