@@ -39,7 +39,7 @@ __all__ = [
     "penalized_parameters", "l2_penalty", "l1_penalty", "elastic_net_penalty", "PENALTIES",
     "regularized_loss", "RegularizedLoss", "l2_versus_weight_decay", "WeightDecayComparison",
     "QuadraticValley", "penalized_surface", "Dropout", "DropConnect", "regularized_mlp",
-    "lambda_sweep", "LambdaSweep", "fraction_near_zero", "holdout", "fit", "compare", "Runs", "mc_predict",
+    "lambda_sweep", "LambdaSweep", "fraction_near_zero", "holdout", "compare", "Runs", "mc_predict",
 ]
 
 
@@ -657,24 +657,16 @@ def _evaluate_on_callback(name: str, data):
     return EvaluateOn()
 
 
-def fit(model: nn.Module, split, *, seed: int = 0, epochs: int = 30,
-        batch_size: int | None = 50, lr: float = 0.05, momentum: float = 0.9,
-        optimizer: str = "sgd", loss_fn: Callable = F.cross_entropy, test_data=None):
-    """Train ``model`` on ``split`` with the book's SGD (or Adam) and return the History.
+def _seeded_run(make_model, split, seed, optimizer_class, test_data, **kwargs):
+    """:func:`lecture_code.training.seeded_run` on ``split`` with the book's SGD by default;
+    ``test_data=(x, y)`` adds ``test_loss`` and ``test_accuracy`` to every epoch."""
+    from .training import seeded_run
 
-    A thin wrapper over :func:`lecture_code.training.train` used by the chapters' experiments:
-    ``seed`` fixes the mini-batch order; ``test_data=(x, y)`` adds ``test_loss`` and
-    ``test_accuracy`` to every epoch (through a callback).
-    """
-    check_int("seed", seed, low=0)
-    check_choice("optimizer", optimizer, ("sgd", "adam"))
-    SGD, Adam, _ = _optimizer_classes()
-    opt = (SGD(model.parameters(), lr=lr, momentum=momentum) if optimizer == "sgd"
-           else Adam(model.parameters(), lr=lr))
+    if optimizer_class is None:
+        optimizer_class, _, _ = _optimizer_classes()
     callbacks = [] if test_data is None else [_evaluate_on_callback("test", test_data)]
-    return train(model, opt, split.train, epochs=epochs, batch_size=batch_size,
-                 val_data=split.val, loss_fn=loss_fn, quiet=True, callbacks=callbacks,
-                 generator=torch.Generator().manual_seed(seed))
+    return seeded_run(make_model, optimizer_class, split.train, seed=seed, val_data=split.val,
+                      callbacks=callbacks, **kwargs)
 
 
 @dataclass
@@ -700,22 +692,27 @@ class Runs:
 
 
 def compare(builders: dict[str, Callable[[torch.Generator], nn.Module]], split, *,
-            seeds: Sequence[int] = (0, 1, 2), **fit_kwargs) -> Runs:
-    """Train each ``builders[name](generator)`` once per seed with :func:`fit`.
+            seeds: Sequence[int] = (0, 1, 2), optimizer_class: type | None = None,
+            epochs: int = 30, batch_size: int | None = 50, test_data=None,
+            **optimizer_kwargs) -> Runs:
+    """Train each ``builders[name](generator)`` once per seed and collect the runs.
 
-    The seed fixes the initialisation (``torch.manual_seed``), the mini-batch order and the
-    generator handed to the builder for dropout/DropConnect masks, so configurations of one
-    seed differ only in what the builder changes.
+    Each run is :func:`lecture_code.training.seeded_run` with ``optimizer_class`` (the book's
+    SGD by default) and ``optimizer_kwargs`` (``lr=0.05, momentum=0.9``): the seed fixes the
+    initialisation, the mini-batch order and the generator handed to the builder for
+    dropout/DropConnect masks, so configurations of one seed differ only in what the builder
+    changes. ``test_data=(x, y)`` adds ``test_loss`` and ``test_accuracy`` to every epoch.
     """
     seeds = [check_int(f"seeds[{i}]", s, low=0) for i, s in enumerate(seeds)]
     runs = Runs()
     for name, build in builders.items():
         runs.histories[name], runs.models[name] = [], []
         for seed in seeds:
-            torch.manual_seed(seed)
-            model = build(torch.Generator().manual_seed(10_000 + seed))
-            runs.histories[name].append(fit(model, split, seed=seed, **fit_kwargs))
-            runs.models[name].append(model)
+            generator = torch.Generator().manual_seed(10_000 + seed)
+            run = _seeded_run(lambda: build(generator), split, seed, optimizer_class, test_data,
+                              epochs=epochs, batch_size=batch_size, **optimizer_kwargs)
+            runs.histories[name].append(run.history)
+            runs.models[name].append(run.model)
     return runs
 
 
@@ -787,14 +784,15 @@ class LambdaSweep:
 
 def lambda_sweep(split, lambdas: Sequence[float], *, penalty: str = "l2",
                  hidden: Sequence[int] = (256,), seeds: Sequence[int] = (0,),
-                 test_data=None, **fit_kwargs) -> LambdaSweep:
+                 optimizer_class: type | None = None, epochs: int = 30,
+                 batch_size: int | None = 50, test_data=None, **optimizer_kwargs) -> LambdaSweep:
     """Train one model per (λ, seed) with data loss + λR(W) and record curves and weights.
 
     ``split`` is a :class:`lecture_code.data.Split`; the model is
     ``mlp([inputs, *hidden, classes])`` (``hidden=()`` is a linear classifier), trained by
-    :func:`fit` (keyword arguments ``epochs``, ``batch_size``, ``lr``, ``momentum``,
-    ``optimizer`` go there) with :func:`regularized_loss`. The seed fixes the initialisation
-    and the mini-batch order, so all λ of one seed share both.
+    :func:`lecture_code.training.seeded_run` with ``optimizer_class`` (the book's SGD by
+    default) and ``optimizer_kwargs`` (``lr=0.05, momentum=0.9``) on :func:`regularized_loss`.
+    The seed fixes the initialisation and the mini-batch order, so all λ of one seed share both.
     """
     from .training import mlp
 
@@ -808,13 +806,16 @@ def lambda_sweep(split, lambdas: Sequence[float], *, penalty: str = "l2",
     for lam in lambdas:
         sweep.histories[lam], sweep.weights[lam] = [], []
         for seed in seeds:
+            # the loss needs the model's weights, so the model is made (seeded) before the run;
+            # seeded_run seeds again before "making" it, which an MLP's training never reads
             torch.manual_seed(seed)
             model = mlp(sizes)
-            loss_fn = regularized_loss(F.cross_entropy, model, penalty, lam)
-            history = fit(model, split, seed=seed, loss_fn=loss_fn, test_data=test_data,
-                          **fit_kwargs)
+            run = _seeded_run(lambda: model, split, seed, optimizer_class, test_data,
+                              epochs=epochs, batch_size=batch_size,
+                              loss_fn=regularized_loss(F.cross_entropy, model, penalty, lam),
+                              **optimizer_kwargs)
             weights = penalized_parameters(model)
             sweep.shapes = [tuple(w.shape) for w in weights]
-            sweep.histories[lam].append(history)
+            sweep.histories[lam].append(run.history)
             sweep.weights[lam].append(torch.cat([w.detach().reshape(-1) for w in weights]).numpy())
     return sweep

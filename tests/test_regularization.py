@@ -458,7 +458,7 @@ def test_lambda_sweep_shrinks_weights_and_sparsifies_with_l1():
     split = Split(torch.randn(40, 5, generator=g), torch.randint(0, 2, (40,), generator=g),
                   torch.randn(20, 5, generator=g), torch.randint(0, 2, (20,), generator=g), 2)
     sweep = reg.lambda_sweep(split, [0.0, 0.1], penalty="l1", hidden=(), epochs=30,
-                             batch_size=None, lr=0.1, seeds=[0])
+                             batch_size=None, lr=0.1, momentum=0.9, seeds=[0])
     norm = {lam: np.abs(sweep.weights[lam][0]).sum() for lam in sweep.lambdas}
     assert norm[0.1] < norm[0.0]
     assert sweep.near_zero(0.1, tol=0.02)[0] > sweep.near_zero(0.0, tol=0.02)[0]
@@ -512,7 +512,8 @@ def test_compare_is_reproducible_and_records_test_metrics():
     smaller, test = reg.holdout(split, 10)
     builders = {"a": lambda g: reg.regularized_mlp([5, 8, 3], dropout=0.5, generator=g),
                 "b": lambda g: reg.regularized_mlp([5, 8, 3], dropout=0.5, generator=g)}
-    runs = reg.compare(builders, smaller, seeds=[0, 1], epochs=2, batch_size=10, test_data=test)
+    runs = reg.compare(builders, smaller, seeds=[0, 1], epochs=2, batch_size=10, test_data=test,
+                       lr=0.05, momentum=0.9)
     np.testing.assert_array_equal(runs.final("a", "test_loss"), runs.final("b", "test_loss"))
     assert runs.final("a", "val_loss")[0] != runs.final("a", "val_loss")[1]
     assert "test_accuracy" in runs.summary() and len(runs.models["a"]) == 2
