@@ -146,3 +146,71 @@ def test_page_renders_offline(browser, site_url, path):
             assert colab.get_attribute("href").endswith(path.replace(".html", ".ipynb"))
     finally:
         context.close()
+
+
+# --- the reader's page at a laptop's and a phone's width -----------------------------------
+OVERFLOW = r"""
+() => {
+  const article = document.querySelector('article.bd-article');
+  const edge = article.getBoundingClientRect().right + 4;   // glyph overhang of inline math
+  const scrolls = el => {
+    for (let p = el.parentElement; p && p !== article; p = p.parentElement)
+      if (['auto', 'scroll'].includes(getComputedStyle(p).overflowX)) return true;
+    return false;
+  };
+  const out = [];
+  for (const el of article.querySelectorAll('*')) {
+    const r = el.getBoundingClientRect();
+    if (el.closest('mjx-assistive-mml')) continue;           // for screen readers, not drawn
+    if (r.width === 0 || r.right <= edge || scrolls(el)) continue;
+    if (['auto', 'scroll'].includes(getComputedStyle(el).overflowX)) continue;
+    if (out.some(o => o.contains(el))) continue;
+    out.push(el);
+  }
+  return out.map(el => `${el.tagName}.${el.className} (+${Math.round(el.getBoundingClientRect().right - edge)} px): `
+                       + (el.innerText || '').slice(0, 60));
+}
+"""
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+@pytest.mark.parametrize("path", toc_pages())
+def test_nothing_runs_past_the_article_and_no_scaffolding_shows(browser, site_url, path, width):
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    context.route(lambda u: urlparse(u).hostname not in ("127.0.0.1", None),
+                  lambda route: route.abort())
+    page = context.new_page()
+    try:
+        page.goto(urljoin(site_url, path), wait_until="load")
+        page.wait_for_timeout(1000)                       # MathJax typesets
+        assert page.evaluate(OVERFLOW) == []
+        text = page.locator("article.bd-article").inner_text()
+        assert "NBVAL" not in text, "an nbval marker is visible"
+        shown = page.eval_on_selector_all(
+            ".cell_input pre", "els => els.filter(e => e.offsetParent !== null)"
+                                ".map(e => e.innerText)")
+        assert not any(line.lstrip().startswith("assert ") for code in shown
+                       for line in code.splitlines()), "a visible cell holds an assert"
+    finally:
+        context.close()
+
+
+def test_the_phone_menu_opens_the_table_of_contents(browser, site_url):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
+                                  has_touch=True)
+    page = context.new_page()
+    try:
+        page.goto(urljoin(site_url, "book/optimization/momentum.html"), wait_until="load")
+        toggle = page.locator("button[aria-label='Toggle primary sidebar']")
+        assert toggle.is_visible()
+        # the theme moves the sidebar's contents (and classes) into a dialog when it opens
+        link = page.locator(".bd-sidebar-primary a[href*='adaptive']").first
+        assert not link.is_visible()
+        toggle.click()
+        page.wait_for_timeout(500)
+        assert link.is_visible(), "the menu button did not open the table of contents"
+        link.click()
+        page.wait_for_load_state("load")
+        assert page.url.endswith("adaptive.html")
+    finally:
+        context.close()
