@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from lecture_code import augment as A
+from lecture_code.widgets import augmentation as gallery
 
 torch.set_num_threads(1)
 
@@ -209,21 +210,21 @@ def test_digits_experiment_smoke():
 def test_gallery_helpers():
     import matplotlib
     matplotlib.use("Agg")
-    image = A.load_image("chelsea", 24)
+    image = gallery.load_image("chelsea", 24)
     assert image.shape == (3, 24, 24) and 0 <= image.min() and image.max() <= 1
-    for kind in A.default_gallery(24):
+    for kind in gallery.default_gallery(24):
         for strength in (0.0, 1.0):
-            assert A.gallery_transform(kind, strength, 24)(image).shape == image.shape
+            assert gallery.gallery_transform(kind, strength, 24)(image).shape == image.shape
     with pytest.raises(ValueError, match="strength"):
-        A.gallery_transform("rotation", 1.5)
-    A.gallery_overview(image, draws=2)
-    A.gallery_figure(image, A.RandomRotation(), rows=1, cols=3)
+        gallery.gallery_transform("rotation", 1.5)
+    gallery.gallery_overview(image, draws=2)
+    gallery.gallery_figure(image, A.RandomRotation(), rows=1, cols=3)
 
 
 def test_gallery_widget_builds():
     pytest.importorskip("ipywidgets")
     import matplotlib
     matplotlib.use("Agg")
-    widget = A.gallery_widget(size=32)
+    widget = gallery.gallery_widget(size=32)
     strength = widget.children[1].children[0]
     strength.value = 0.9  # redraws without error

@@ -14,6 +14,7 @@ def draw(value):
 
 
 def test_one_png_frame_per_setting_and_only_the_start_one_visible():
+    plt.close("all")   # figures other tests left open
     slider = frame_slider("slope", [0.5, 1.0, 2.0], draw, label=lambda v: f"a = {v}", start=1)
     page = slider._repr_html_()
     frames = re.findall(r'style="display:(block|none)[^"]*" src="data:image/png;base64,([^"]+)"', page)

@@ -11,9 +11,8 @@ import statistics
 import time
 
 from . import RESULTS, provenance
-from ..optimizers import OPTIMIZERS
+from ..optimizers import OPTIMIZERS, hyperparameters_for
 from ..surfaces import SURFACES, trajectory
-from ..widgets import hyperparameters_for
 
 
 def main(argv: list[str]) -> int:

@@ -17,5 +17,24 @@ OPTIMIZERS = {cls.__name__: cls for cls in (
     AdamInject, DiffGradInject, RAdamInject, AdaBeliefInject,
     AdamCentralized, DiffGradCentralized, RAdamCentralized, AdaBeliefCentralized)}
 
-__all__ = ["OPTIMIZERS", "CENTRALIZE_MEAN", "ElementwiseOptimizer", "AdamFamily", "adam_family_rule", "sgd_rule",
+
+def hyperparameters_for(optimizer_cls, *, lr: float, momentum: float = 0.9,
+                        beta1: float = 0.9, beta2: float = 0.999) -> dict:
+    """The keyword arguments that the explorer's sliders mean for ``optimizer_cls``.
+
+    ``momentum`` is SGD's ρ, ``beta2`` doubles as RMSProp's decay rate, ``beta1``/``beta2`` are
+    the Adam family's betas; AdaGrad only takes the learning rate.
+    """
+    if issubclass(optimizer_cls, SGD):
+        return {"lr": lr, "momentum": momentum}
+    if issubclass(optimizer_cls, RMSProp):
+        return {"lr": lr, "decay_rate": beta2}
+    if issubclass(optimizer_cls, AdaGrad):
+        return {"lr": lr}
+    if issubclass(optimizer_cls, AdamFamily):
+        return {"lr": lr, "betas": (beta1, beta2)}
+    raise TypeError(f"no slider mapping for optimizer class {optimizer_cls.__name__}")
+
+
+__all__ = ["OPTIMIZERS", "hyperparameters_for", "CENTRALIZE_MEAN", "ElementwiseOptimizer", "AdamFamily", "adam_family_rule", "sgd_rule",
            "adagrad_rule", "rmsprop_rule", *OPTIMIZERS]

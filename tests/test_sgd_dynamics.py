@@ -9,7 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lecture_code import experiments_sgd as ex
+from lecture_code import sgd_dynamics as ex
+from lecture_code.widgets import sgd_dynamics as figures
 from lecture_code.optimizers import SGD
 from lecture_code.surfaces import ill_conditioned_quadratic, saddle, trajectory, two_minima
 from lecture_code.training import evaluate, mlp
@@ -175,12 +176,12 @@ def test_loss_curve_grid_and_its_figure():
     assert set(curves) == {(4, 0.1), (4, 0.3), (16, 0.1), (16, 0.3)}
     # same seed → same initial weights → same initial loss for every run
     assert len({round(c.loss[0], 10) for c in curves.values()}) == 1
-    axes = ex.plot_loss_curves(curves, 16, 0.3)
+    axes = figures.plot_loss_curves(curves, 16, 0.3)
     assert axes[0].get_xlabel() and axes[0].get_legend() is not None
     plt.close("all")
     with pytest.raises(ValueError, match="batch_size"):
-        ex.plot_loss_curves(curves, 8, 0.3)
-    assert ex.batch_size_explorer(curves, 4, 0.1) is not None
+        figures.plot_loss_curves(curves, 8, 0.3)
+    assert figures.batch_size_explorer(curves, 4, 0.1) is not None
     plt.close("all")
 
 
@@ -240,9 +241,9 @@ def test_plot_conditioning_and_explorer():
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    axes = ex.plot_conditioning(10, 1.0, 20)
+    axes = figures.plot_conditioning(10, 1.0, 20)
     assert axes[1].get_yscale() == "log" and axes[0].get_legend() is not None
-    assert ex.conditioning_explorer(5, 0.5, 10) is not None
+    assert figures.conditioning_explorer(5, 0.5, 10) is not None
     plt.close("all")
 
 
