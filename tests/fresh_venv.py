@@ -20,13 +20,17 @@ SETUP_LINE = 'if importlib.util.find_spec("lecture_code") is None:'
 # Executes a notebook with nbclient in the interpreter that runs this script (the venv's), so
 # the kernel is that venv's ipykernel: jupyter_client replaces the kernelspec's "python" by
 # sys.executable.
+# The kernel talks over IPC sockets (files in the working folder), not TCP: two kernels that
+# pick the same free TCP port at the same moment (nbval runs its own beside this one) hang
+# both ends without an error.
 _RUNNER = '''
 import sys
 import nbformat
+from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
 nb = nbformat.read(sys.argv[1], as_version=4)
-NotebookClient(nb, timeout=300, kernel_name="python3",
-               resources={"metadata": {"path": sys.argv[2]}}).execute()
+km = KernelManager(kernel_name="python3", transport="ipc", ip=sys.argv[4])
+NotebookClient(nb, km=km, timeout=300, resources={"metadata": {"path": sys.argv[2]}}).execute()
 nbformat.write(nb, sys.argv[3])
 '''
 
@@ -102,7 +106,7 @@ def execute(python: Path, nb: dict, cwd: Path, env: dict, work: Path) -> dict:
     (work / "runner.py").write_text(_RUNNER)
     (work / "in.ipynb").write_text(json.dumps(nb))
     run([str(python), str(work / "runner.py"), str(work / "in.ipynb"), str(cwd),
-         str(work / "out.ipynb")], env, cwd=cwd, timeout=1200)
+         str(work / "out.ipynb"), str(work / "kernel-ipc")], env, cwd=cwd, timeout=600)
     return json.loads((work / "out.ipynb").read_text())
 
 
