@@ -601,7 +601,7 @@ def overfit_one_batch(model: nn.Module, optimizer: torch.optim.Optimizer,
 
 @dataclass(frozen=True)
 class ValidationNoise:
-    """Standard error of a validation accuracy and its normal-approximation interval."""
+    """Standard error of a validation accuracy and its 95% Wilson score interval."""
 
     n_val: int
     accuracy: float
