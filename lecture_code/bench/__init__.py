@@ -36,3 +36,10 @@ def provenance() -> str:
             f"torch {torch.__version__}, {torch.get_num_threads()} threads"
             f"{', GPU ' + torch.cuda.get_device_name() if torch.cuda.is_available() else ''}  \n"
             f"Date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC\n")
+
+
+def write_report(out: str | Path, lines: list[str]) -> None:
+    """Write a result file (Markdown lines), creating its folder."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(lines) + "\n")

@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import RESULTS, provenance
+from . import RESULTS, provenance, write_report
 from ..grading import authoring, grader
 
 
@@ -65,6 +65,5 @@ def main(argv: list[str]) -> int:
              f"{args.repeats} runs. Every submission scored full marks.", "",
              "| jobs | seconds | submissions per minute | speed-up |", "|---:|---:|---:|---:|"]
     lines += [f"| {j} | {s:.1f} | {r:.1f} | {base / s:.2f}× |" for j, s, r in rows]
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text("\n".join(lines) + "\n")
+    write_report(args.out, lines)
     return 0

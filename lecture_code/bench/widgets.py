@@ -10,7 +10,7 @@ import argparse
 import statistics
 import time
 
-from . import RESULTS, provenance
+from . import RESULTS, provenance, write_report
 from ..optimizers import OPTIMIZERS, hyperparameters_for
 from ..surfaces import SURFACES, trajectory
 
@@ -39,8 +39,5 @@ def main(argv: list[str]) -> int:
              f"Slowest: {worst[1]} on {worst[0]}, {worst[2]:.1f} ms (target: under 50 ms).", "",
              "| surface | optimizer | ms |", "|---|---|---:|"]
     lines += [f"| {s} | {o} | {ms:.1f} |" for s, o, ms in rows]
-    from pathlib import Path
-
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text("\n".join(lines) + "\n")
+    write_report(args.out, lines)
     return 0
