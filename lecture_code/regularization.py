@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._checks import check_bool, check_choice, check_int, check_real
-from .training import train
+from .training import Callback, evaluate, mlp, seeded_run, train
 
 __all__ = [
     "penalized_parameters", "l2_penalty", "l1_penalty", "elastic_net_penalty", "PENALTIES",
@@ -646,7 +646,6 @@ def holdout(split, n_test: int, seed: int = 0):
 
 
 def _evaluate_on_callback(name: str, data):
-    from .training import Callback, evaluate
 
     class EvaluateOn(Callback):
         """Adds ``{name}_loss`` and ``{name}_accuracy`` to every epoch's metrics."""
@@ -660,7 +659,6 @@ def _evaluate_on_callback(name: str, data):
 def _seeded_run(make_model, split, seed, optimizer_class, test_data, **kwargs):
     """:func:`lecture_code.training.seeded_run` on ``split`` with the book's SGD by default;
     ``test_data=(x, y)`` adds ``test_loss`` and ``test_accuracy`` to every epoch."""
-    from .training import seeded_run
 
     if optimizer_class is None:
         optimizer_class, _, _ = _optimizer_classes()
@@ -794,7 +792,6 @@ def lambda_sweep(split, lambdas: Sequence[float], *, penalty: str = "l2",
     default) and ``optimizer_kwargs`` (``lr=0.05, momentum=0.9``) on :func:`regularized_loss`.
     The seed fixes the initialisation and the mini-batch order, so all λ of one seed share both.
     """
-    from .training import mlp
 
     check_choice("penalty", penalty, PENALTIES)
     lambdas = [float(check_real(f"lambdas[{i}]", lam, low=0.0)) for i, lam in enumerate(lambdas)]

@@ -203,7 +203,7 @@ class LossRecorder(Callback):
     """Record the full training-set loss at chosen numbers of processed examples.
 
     Also counts updates and the seconds spent *training* (the evaluations this recorder does
-    and the per-epoch metrics of :func:`train` are not counted).
+    are not counted).
     """
 
     def __init__(self, x: torch.Tensor, y: torch.Tensor, batch_size: int | None,
@@ -235,9 +235,6 @@ class LossRecorder(Callback):
             due = True
         if due:
             self._record(step, model)
-        self._last = time.perf_counter()
-
-    def on_epoch_end(self, epoch, metrics, model) -> None:
         self._last = time.perf_counter()
 
 

@@ -32,13 +32,13 @@ from ._checks import check_int
 class TrainingDiverged(FloatingPointError):
     """The loss became NaN or infinite; the message says where and with which learning rate.
 
-    ``history`` is what the run recorded until then (every finite mini-batch loss and the
-    metrics of the finished epochs), so a diverged run still has its curve.
+    :func:`train` attaches ``history``, what the run recorded until then (every finite
+    mini-batch loss and the metrics of the finished epochs), as it does to any exception that
+    stops a run, so a diverged run still has its curve.
     """
 
-    def __init__(self, step: int, epoch: int, loss: float, lr, history: "History | None" = None):
+    def __init__(self, step: int, epoch: int, loss: float, lr):
         self.step, self.epoch, self.loss, self.lr = step, epoch, loss, lr
-        self.history = History() if history is None else history
         super().__init__(
             f"training diverged: the loss is {loss} at step {step} (epoch {epoch}) with learning "
             f"rate {lr}. Lower the learning rate, check the data for NaNs, or look at the "
@@ -186,8 +186,7 @@ def _loop(model, optimizer, x, y, history: History, *, epochs, batch_size, val_d
             loss = loss_fn(model(x[index]), y[index])             # 2. forward: the loss
             step += 1
             if not torch.isfinite(loss):
-                raise TrainingDiverged(step, epoch, loss.item(), _learning_rates(optimizer),
-                                       history)
+                raise TrainingDiverged(step, epoch, loss.item(), _learning_rates(optimizer))
             optimizer.zero_grad()
             loss.backward()                                       # 3. backward: the gradients
             for callback in callbacks:

@@ -19,7 +19,7 @@ import torch
 
 from ..transfer import (METHOD_LR, METHODS, SLIDE_ADVICE, SOURCE_CLASSES, STEPS, load_pretrained,
                         pretrain, save_weights, transfer_table)
-from . import command_line, provenance
+from . import command_line, provenance, write_report
 
 PROG = "python -m lecture_code.bench transfer"
 
@@ -78,7 +78,7 @@ def _main_table(args) -> int:
                   f"{r['accuracy_std']:.3f}" + ("**" if r["method"] == best else "") for r in cell]
         lines.append(f"| {sim} | {amount} | {cell[0]['n_train']} | " + " | ".join(values)
                      + f" | {advice} |")
-    out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    write_report(out.with_suffix(".md"), lines)
     print(f"wrote {out} and {out.with_suffix('.md')} in {time.time() - start:.0f} s")
     return 0
 

@@ -5,7 +5,7 @@ Input: ``/work/job.json`` = {"cells": [source, ...], "calls": [{"fn", "args", "k
 "cell_timeout": s, "call_timeout": s, "device": "cpu"|"cuda"}. The notebook itself is at
 ``/work/submission.ipynb`` only for the student's own file reads; the cells come from job.json.
 
-Output: JSON lines on the file descriptor given as the first argument (default 3), read by the
+Output: JSON lines on the file descriptor given as the first argument, read by the
 grader outside the sandbox:
 ``{"event": "cell_start", "index": i}``, ``{"event": "cell_end", "index": i, "error": str|null,
 "kind": "memory"|"timeout"|"process"|null}``, ``{"event": "call", "index": k, "result": plain}``
@@ -20,7 +20,7 @@ import signal
 import sys
 
 _MAIN_PID = os.getpid()
-_RESULTS_FD = int(sys.argv[1]) if len(sys.argv) > 1 else 3
+_RESULTS_FD = int(sys.argv[1])        # the results pipe, passed by the grader
 _write = os.write
 _dumps = json.dumps
 _getpid = os.getpid

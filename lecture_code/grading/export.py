@@ -20,14 +20,11 @@ roster are never dropped: they are listed and written, with their whole grades r
 """
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
-import os
 from pathlib import Path
 
 from .authoring import load
-from .grader import columns
+from .grader import columns, read_csv, read_grades, write_csv
 
 CANVAS_COLUMNS = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
 CANVAS_IDS = ("ID", "SIS User ID", "SIS Login ID")
@@ -42,26 +39,6 @@ class ExportResult:
     missing: list[str]          # roster students without a submission
     unmatched: list[str]        # graded students without a roster entry
     unmatched_csv: Path | None
-
-
-def _read(path: Path, what: str) -> tuple[list[str], list[dict]]:
-    if not path.is_file():
-        raise FileNotFoundError(f"the {what} {path} does not exist")
-    with path.open(newline="", encoding="utf-8-sig") as f:     # Excel writes a BOM
-        reader = csv.DictReader(f)
-        rows = list(reader)
-        return list(reader.fieldnames or []), rows
-
-
-def _write(path: Path, fields: list[str], rows: list[dict]) -> None:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(buffer.getvalue(), encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def _score(row: dict, manual: list[str], include_manual: bool) -> str:
@@ -94,11 +71,9 @@ def export(assignment_name: str, grades: str | Path, roster: str | Path, out: st
     if missing not in MISSING:
         raise ValueError(f"missing must be one of {MISSING}, got {missing!r}")
     assignment = load(assignment_name)
-    grade_fields, grade_rows = _read(Path(grades), "grades CSV")
-    if grade_fields != columns(assignment):
-        raise ValueError(f"{grades} does not have the columns of {assignment.name!r} "
-                         f"({columns(assignment)}); got {grade_fields}")
-    roster_fields, roster_rows = _read(Path(roster), "roster CSV")
+    grade_rows = read_grades(Path(grades), assignment)
+    grade_fields = columns(assignment)
+    roster_fields, roster_rows = read_csv(Path(roster), "roster CSV")
     if "student_id" not in roster_fields:
         raise ValueError(f"the roster {roster} needs a 'student_id' column (the submission "
                          f"file names without .ipynb); its columns are {roster_fields}")
@@ -145,12 +120,12 @@ def export(assignment_name: str, grades: str | Path, roster: str | Path, out: st
             rows.append({id_column: r[id_column], title: score, "Feedback": feedback})
     fields = list(CANVAS_COLUMNS) + [title] if lms == "canvas" else [id_column, title, "Feedback"]
     out = Path(out)
-    _write(out, fields, rows)
+    write_csv(out, rows, fields, sort=False)
     unmatched = sorted(set(by_student) - seen_students)
     unmatched_csv = None
     if unmatched:
         unmatched_csv = out.with_name(out.stem + "_unmatched.csv")
-        _write(unmatched_csv, grade_fields, [by_student[s] for s in unmatched])
+        write_csv(unmatched_csv, [by_student[s] for s in unmatched], grade_fields)
     echo(f"{lms} upload for {assignment.name}: {len(rows)} roster students -> {out}"
          f" ({len(rows) - len(absent)} with a grade, {len(absent)} without a submission: "
          f"{'empty' if missing == 'empty' else '0'})")

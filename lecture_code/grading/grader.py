@@ -2,18 +2,21 @@
 from __future__ import annotations
 
 import collections
+import concurrent.futures
 import csv
 import dataclasses
 import hashlib
 import io
 import json
 import os
+import queue
 import re
+import shutil
 import time
 from pathlib import Path
 
 from . import sandbox
-from .authoring import Assignment, load, source
+from .authoring import Assignment, load, source, student_notebook
 from .checks import RecordingCheck, ReplayCheck, collecting
 
 STATUSES = ("graded", "timeout", "crashed", "invalid notebook", "memory limit")
@@ -239,25 +242,47 @@ def write_feedback(outcome: Outcome, assignment: Assignment, folder: Path) -> No
     (folder / f"{outcome.student_id}.md").write_text("\n".join(lines) + "\n")
 
 
-def _write_csv(path: Path, rows: list[dict], fields: list[str]) -> None:
+def write_csv(path: Path, rows: list[dict], fields: list[str], *, sort: bool = True) -> None:
+    """Write ``rows`` (sorted by student id unless ``sort`` is false) atomically: a reader never
+    sees half a file, and an interrupted run leaves the previous CSV whole."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
-    for r in sorted(rows, key=lambda r: r["student_id"]):
-        writer.writerow(r)
+    writer.writerows(sorted(rows, key=lambda r: r["student_id"]) if sort else rows)
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(buffer.getvalue())
+    tmp.write_text(buffer.getvalue(), encoding="utf-8")
     os.replace(tmp, path)
 
 
+def read_csv(path: Path, what: str) -> tuple[list[str], list[dict]]:
+    """The columns and rows of a CSV (a grades file, a roster); FileNotFoundError naming it."""
+    if not path.is_file():
+        raise FileNotFoundError(f"the {what} {path} does not exist")
+    with path.open(newline="", encoding="utf-8-sig") as f:     # Excel writes a BOM
+        reader = csv.DictReader(f)
+        rows = list(reader)
+        return list(reader.fieldnames or []), rows
+
+
+def read_grades(path: Path, assignment: Assignment, what: str = "grades CSV") -> list[dict]:
+    """The rows of a CSV written by :func:`grade`; ValueError unless it has the assignment's
+    columns."""
+    fields, rows = read_csv(Path(path), what)
+    if fields != columns(assignment):
+        raise ValueError(f"{path} does not have the columns of {assignment.name!r} "
+                         f"({columns(assignment)}); got {fields}")
+    return rows
+
+
 def _existing_rows(path: Path, fields: list[str]) -> dict:
+    """The complete rows of an earlier run's CSV (none if it is missing or of other columns)."""
     if not path.is_file():
         return {}
-    with path.open(newline="") as f:
-        reader = csv.DictReader(f)
-        if reader.fieldnames != fields:
-            return {}
-        return {r["student_id"]: r for r in reader if None not in r.values()}
+    found, rows = read_csv(path, "grades CSV")
+    if found != fields:
+        return {}
+    return {r["student_id"]: r for r in rows if None not in r.values()}
 
 
 class ModelAnswerFailed(sandbox.SandboxUnavailable):
@@ -269,7 +294,6 @@ def canary(assignment: Assignment, prepared, calls, limits: sandbox.Limits, devi
            *, environment: sandbox.PythonEnvironment | None = None) -> Outcome:
     """Grade the model answer in the sandbox every submission will run in; raise
     :class:`ModelAnswerFailed` (saying why) unless it scores full marks."""
-    from .authoring import student_notebook
     model = json.dumps(student_notebook(assignment, keep_solutions=True)).encode()
     outcome = grade_bytes("(model answer)", model, assignment, prepared, calls, limits, device,
                           environment=environment)
@@ -363,35 +387,29 @@ def grade(assignment_name: str, submissions: str | Path, out: str | Path, *,
             outcomes[path.stem] = outcome
         rows[path.stem] = row(outcome, assignment)
         write_feedback(outcome, assignment, feedback_dir)
-        _write_csv(out, list(rows.values()), fields)
+        write_csv(out, list(rows.values()), fields)
         if bar is not None:
             bar.update()
 
-    if jobs == 1:
-        for path in todo:
-            record(path, grade_one(path, assignment, prepared, calls, limits, device,
-                                   environment=environment))
-    else:
-        import concurrent.futures
-        import queue
-        slots: queue.SimpleQueue = queue.SimpleQueue()
-        for slot in range(jobs):
-            slots.put(slot)
+    slots: queue.SimpleQueue = queue.SimpleQueue()       # sandbox slots: one uid each
+    for slot in range(jobs):
+        slots.put(slot)
 
-        def work(path: Path) -> Outcome:
-            slot = slots.get()
-            try:
-                return grade_one(path, assignment, prepared, calls, limits, device,
-                                 environment=environment, slot=slot)
-            finally:
-                slots.put(slot)
-        with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
-            futures = {pool.submit(work, path): path for path in todo}
-            for future in concurrent.futures.as_completed(futures):
-                record(futures[future], future.result())
+    def work(path: Path) -> Outcome:
+        slot = slots.get()
+        try:
+            return grade_one(path, assignment, prepared, calls, limits, device,
+                             environment=environment, slot=slot)
+        finally:
+            slots.put(slot)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = {pool.submit(work, path): path for path in todo}
+        for future in concurrent.futures.as_completed(futures):   # recorded in this thread
+            record(futures[future], future.result())
     if bar is not None:
         bar.close()
-    _write_csv(out, list(rows.values()), fields)
+    if not todo:
+        write_csv(out, list(rows.values()), fields)       # e.g. an empty shard: its header
     ordered = sorted(rows.values(), key=lambda r: r["student_id"])
     statuses = collections.Counter(r["status"] for r in ordered)
     totals = [float(r["total"]) for r in ordered]
@@ -424,19 +442,12 @@ def merge(assignment_name: str, inputs: list[str | Path], out: str | Path, *,
     out = Path(out)
     rows: dict = {}
     for path in map(Path, inputs):
-        if not path.is_file():
-            raise FileNotFoundError(f"the shard CSV {path} does not exist")
-        with path.open(newline="") as f:
-            reader = csv.DictReader(f)
-            if reader.fieldnames != fields:
-                raise ValueError(f"{path} does not have the columns of {assignment.name!r} "
-                                 f"({fields}); got {reader.fieldnames}")
-            for r in reader:
-                previous = rows.get(r["student_id"])
-                if previous is not None and previous[1] != r:
-                    raise ValueError(f"student {r['student_id']!r} has different rows in "
-                                     f"{previous[0]} and {path}")
-                rows[r["student_id"]] = (path, r)
+        for r in read_grades(path, assignment, "shard CSV"):
+            previous = rows.get(r["student_id"])
+            if previous is not None and previous[1] != r:
+                raise ValueError(f"student {r['student_id']!r} has different rows in "
+                                 f"{previous[0]} and {path}")
+            rows[r["student_id"]] = (path, r)
     if submissions is not None:
         problems = []
         for file in submission_files(Path(submissions)):
@@ -448,10 +459,8 @@ def merge(assignment_name: str, inputs: list[str | Path], out: str | Path, *,
         if problems:
             raise ValueError(f"the shards do not cover {submissions}: " + "; ".join(problems[:20])
                              + (f" and {len(problems) - 20} more" if len(problems) > 20 else ""))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    _write_csv(out, [r for _, r in rows.values()], fields)
+    write_csv(out, [r for _, r in rows.values()], fields)
     feedback_dir = Path(feedback_dir) if feedback_dir else out.with_name(out.stem + "_feedback")
-    import shutil
     for path in map(Path, inputs):
         source_dir = path.with_name(path.stem + "_feedback")
         if source_dir.is_dir() and source_dir.resolve() != feedback_dir.resolve():

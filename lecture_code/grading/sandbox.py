@@ -227,8 +227,11 @@ _NO_PYTHON = PythonEnvironment(executable="/bin/true", prefix="", version="", di
 
 
 def sandbox_uid(slot: int = 0) -> int:
-    """The unprivileged user id of sandbox ``slot`` (one per parallel job, so that one job's
-    processes never count against another's process limit)."""
+    """The user id sandbox ``slot`` runs as. As root, an unprivileged id of its own (one per
+    parallel job, so that one job's processes never count against another's process limit);
+    as an ordinary user, that user (bwrap maps it into its user namespace)."""
+    if os.geteuid() != 0:
+        return os.getuid()
     return SANDBOX_UID if slot == 0 else SANDBOX_UID_BASE + slot
 
 
@@ -254,18 +257,15 @@ def _bwrap_command(bwrap: str, tmp_size: int, files: dict[str, int] | None = Non
     # The Python installation goes on top of the private /tmp and /work (a venv under /tmp
     # stays visible), each folder at its own path, read-only.
     made = {"/tmp", "/work"}
+
+    def parents_of(path: str) -> list[str]:              # the folders to create first
+        new = [str(p) for p in list(Path(path).parents)[::-1][1:] if str(p) not in made]
+        made.update(new)
+        return [arg for p in new for arg in ("--perms", "0755", "--dir", p)]
     for d in environment.directories:
-        for parent in list(Path(d).parents)[::-1][1:]:     # without "/"
-            if str(parent) not in made:
-                cmd += ["--perms", "0755", "--dir", str(parent)]
-                made.add(str(parent))
-        cmd += ["--ro-bind", d, d]
+        cmd += parents_of(d) + ["--ro-bind", d, d]
     for used, real in environment.aliases:                 # e.g. /home -> /data/home
-        for parent in list(Path(used).parents)[::-1][1:]:
-            if str(parent) not in made:
-                cmd += ["--perms", "0755", "--dir", str(parent)]
-                made.add(str(parent))
-        cmd += ["--symlink", real, used]
+        cmd += parents_of(used) + ["--symlink", real, used]
     for dest, fd in (files or {}).items():
         cmd += ["--perms", "0444", "--ro-bind-data", str(fd), dest]
     cmd += ["--chdir", "/work", "--clearenv",
@@ -326,7 +326,7 @@ def run(job_json: bytes, notebook_bytes: bytes, limits: Limits, *,
         files[dest] = r
         pipes.append((r, w, data))
     results_r, results_w = map(_high, os.pipe())
-    uid = sandbox_uid(slot) if os.geteuid() == 0 else os.getuid()
+    uid = sandbox_uid(slot)
     nproc = limits.max_processes + _count_processes(uid)
     cmd = _bwrap_command(bwrap, limits.max_file, files, environment=environment, uid=uid)
     # the runner writes its results to the descriptor it is given (inherited through bwrap)
@@ -510,7 +510,7 @@ def check_environment(environment: PythonEnvironment | None = None,
     # 2. in the sandbox
     script = f"MODULES = {tuple(modules)!r}\n" + _PROBE
     cmd = (_bwrap_command(bwrap, limits.max_file, environment=environment,
-                          uid=SANDBOX_UID if os.geteuid() == 0 else os.getuid())
+                          uid=sandbox_uid())
            + python_command(environment) + ["-c", script])
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
                           preexec_fn=_limits_preexec(limits, limits.max_processes + 64))
