@@ -20,9 +20,8 @@ import numpy as np
 import torch
 
 from .._checks import check_int, check_real
-from ..plotting import color_of, use_book_style
+from ..plotting import color_of, figure_png, png_size, use_book_style
 from ..regularization import Dropout, LambdaSweep
-from .static import figure_png
 
 __all__ = ["plot_lambda_sweep", "lambda_explorer", "plot_dropout_masks", "dropout_explorer"]
 
@@ -93,8 +92,9 @@ def _image_explorer(slider, draw: Callable[[object], object]):
     def show(change=None):
         value = slider.value
         if value not in cache:
-            cache[value] = figure_png(draw(value), dpi=90)
+            cache[value] = figure_png(draw(value), scale=2.0)
         image.value = cache[value]
+        image.width = str(png_size(cache[value])[0] // 2)   # drawn at 2x, shown at 1x
 
     slider.observe(show, names="value")
     show()
