@@ -4,14 +4,18 @@ Builds the book first when ``_build/html`` is missing (or ``BOOK_REBUILD=1``), s
 127.0.0.1 and opens every page with the network otherwise cut off, as a reader offline would.
 Checks: no console errors, every image loaded, every internal link resolves, equations
 rendered by the vendored MathJax, every saved widget drawn by the vendored ipywidgets HTML
-manager, launch buttons on every chapter notebook, and every kernel-free slider switches its
-frame when moved. A screenshot of each
+manager, launch buttons on every chapter notebook, every control of every kernel-free explorer
+switches its frame, no control of a saved widget can be operated, every image has alt text,
+every figure's text is at least 10 px where it is shown, and axe-core (vendored) finds no
+serious or critical accessibility violation. A screenshot of each
 page is written to ``screenshots/`` (not committed) for people to look at.
 """
 from __future__ import annotations
 
+import base64
 import functools
 import http.server
+import json
 import os
 import subprocess
 import threading
@@ -26,6 +30,8 @@ from system_packages import ensure_debian_package
 ROOT = Path(__file__).resolve().parents[1]
 SITE = ROOT / "_build" / "html"
 SHOTS = ROOT / "screenshots"
+AXE = ROOT / "tests" / "vendor" / "axe-core" / "axe.min.js"
+SMALLEST_TEXT_PX = 10.0   # at the displayed size, in a 1280 px window
 
 
 def toc_pages() -> list[str]:
@@ -87,6 +93,102 @@ def visit(browser, url: str):
     return context, page, problems
 
 
+SHOWN = "imgs => imgs.filter(i => !i.hidden).length === 1 ? imgs.findIndex(i => !i.hidden) : -1"
+
+
+def check_explorer(explorer):
+    """Every control of a kernel-free explorer switches the picture, and its readout follows."""
+    frames = explorer.locator(".frame-explorer-frames > img")
+    for control in explorer.locator("[data-axis]").all():
+        before = frames.evaluate_all(SHOWN)
+        assert before >= 0, "an explorer must show exactly one frame"
+        last = int(control.get_attribute("max") or control.locator("option").count() - 1)
+        value = int(control.evaluate("el => +el.value"))
+        target = 0 if value != 0 else last
+        control.evaluate("(el, v) => { el.value = String(v); "
+                         "el.dispatchEvent(new Event('input', {bubbles: true})); }", target)
+        after = frames.evaluate_all(SHOWN)
+        assert after >= 0 and after != before, "an explorer control changed no frame"
+        labels = control.get_attribute("data-labels")
+        if labels:
+            readout = control.evaluate("el => el.parentElement.querySelector('.frame-label')"
+                                       ".textContent")
+            assert readout == json.loads(labels)[target], "the readout did not follow"
+        alt = frames.nth(after).get_attribute("alt")
+        assert alt, "an explorer frame has no alt text"
+
+
+# Saved widgets are snapshots: offline.js disables every part of them one could operate.
+OPERABLE_SAVED_CONTROLS = r"""
+() => [...document.querySelectorAll('.widget-subarea input, .widget-subarea select, '
+                                     + '.widget-subarea button, .widget-subarea textarea, '
+                                     + '.widget-subarea [tabindex], .widget-subarea [contenteditable]')]
+  .filter(el => !el.disabled && (el.tabIndex >= 0 || el.isContentEditable))
+  .map(el => el.outerHTML.slice(0, 80))
+"""
+
+# Alt text that says what an image shows: not missing, not the file name Sphinx falls back on.
+IMAGES_WITHOUT_ALT = r"""
+() => [...document.querySelectorAll('article.bd-article img')]
+  .filter(i => { const a = (i.getAttribute('alt') || '').trim();
+                 return a.length < 12 || /\.(png|svg|jpe?g)$/i.test(a) || a.includes('_images/'); })
+  .map(i => (i.getAttribute('src') || '').slice(0, 60))
+"""
+
+FIGURE_SIZES = r"""
+() => {
+  const out = [];
+  for (const img of document.querySelectorAll('article.bd-article .cell_output img')) {
+    const hidden = img.hidden;
+    img.hidden = false;                        // an explorer's other frames, measured shown
+    out.push([img.getAttribute('src'), img.getBoundingClientRect().width, img.naturalWidth]);
+    img.hidden = hidden;
+  }
+  return out;
+}
+"""
+
+
+def small_figure_text(page, site_url) -> list[str]:
+    """Figures whose smallest drawn text is under SMALLEST_TEXT_PX where they are shown.
+
+    ``lecture_code.plotting.figure_png`` records the smallest text it drew, in points, and the
+    dpi, in the PNG; shown ``width`` px wide out of ``natural`` px, that text is
+    points * dpi / 72 * width / natural CSS px tall.
+    """
+    from lecture_code.plotting import SMALLEST_TEXT_KEY, png_text
+
+    small = []
+    for src, width, natural in page.evaluate(FIGURE_SIZES):
+        if src.startswith("data:image/png;base64,"):
+            png = base64.b64decode(src.split(",", 1)[1])
+        elif src.startswith("data:"):
+            continue                           # not a PNG figure
+        else:
+            local = SITE / urlparse(urljoin(page.url, src)).path.lstrip("/")
+            if local.suffix != ".png":
+                continue
+            png = local.read_bytes()
+        record = png_text(png).get(SMALLEST_TEXT_KEY)
+        if record is None:
+            small.append(f"{src[:60]}: no smallest-text record (not drawn by figure_png)")
+            continue
+        points, _, dpi, _ = record.split()
+        px = float(points) * float(dpi) / 72 * width / natural
+        if px < SMALLEST_TEXT_PX:
+            small.append(f"{src[:60]}: {px:.1f} px")
+    return small
+
+
+def serious_accessibility_violations(page) -> list[str]:
+    """axe-core's serious and critical violations on the page (vendored: no network)."""
+    page.add_script_tag(path=str(AXE))
+    results = page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
+    return [f"{v['id']} ({v['impact']}): {v['help']}; e.g. "
+            + "; ".join(n["html"][:80] for n in v["nodes"][:3])
+            for v in results["violations"] if v["impact"] in ("serious", "critical")]
+
+
 @pytest.mark.parametrize("path", toc_pages())
 def test_page_renders_offline(browser, site_url, path):
     context, page, problems = visit(browser, urljoin(site_url, path))
@@ -126,16 +228,13 @@ def test_page_renders_offline(browser, site_url, path):
         if "\\(" in source or "\\[" in source or 'class="math' in source:
             page.wait_for_function("document.querySelectorAll('mjx-container').length > 0",
                                    timeout=10_000)
-        for slider in page.locator(".frame-slider").all():
-            shown = "imgs => imgs.findIndex(i => i.style.display !== 'none')"
-            before = slider.locator("img").evaluate_all(shown)
-            last = int(slider.locator("input[type=range]").get_attribute("max"))
-            target = 0 if before != 0 else last
-            slider.locator("input[type=range]").evaluate(
-                "(el, v) => { el.value = v; el.dispatchEvent(new Event('input')); }", target)
-            assert slider.locator("img").evaluate_all(shown) == target, "the slider moved no frame"
-            label = slider.locator(".frame-label").inner_text()
-            assert label == slider.get_attribute("data-labels").split("|")[target]
+        for explorer in page.locator(".frame-explorer").all():
+            check_explorer(explorer)
+        assert page.evaluate(OPERABLE_SAVED_CONTROLS) == [], \
+            "a saved widget's control can still be operated on the static page"
+        assert page.evaluate(IMAGES_WITHOUT_ALT) == [], "images without alt text"
+        assert small_figure_text(page, site_url) == [], "figures with text under 10 px"
+        assert serious_accessibility_violations(page) == []
         if notebook.exists():
             figures = page.locator(".cell_output img").count()
             assert figures > 0, "a chapter shows at least one figure computed when it was built"

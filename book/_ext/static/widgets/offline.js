@@ -40,3 +40,53 @@
   document.addEventListener("DOMContentLoaded", bridge);
   window.addEventListener("load", bridge);
 })();
+
+// A saved widget is a snapshot: without a kernel its controls change nothing, so none of them
+// may be operated. Whatever the manager draws inside a widget area is disabled as it appears:
+// form controls get `disabled`, focusable parts (the slider's handle) leave the tab order,
+// editable readouts become plain text, and the area is marked for assistive technology. Its
+// figures get alt text naming the settings they were saved at ("at learning rate 0.1, ...").
+(function () {
+  "use strict";
+  var FORM = "input, select, textarea, button";
+  function settings(area) {
+    var parts = [];
+    area.querySelectorAll(".widget-inline-hbox").forEach(function (box) {
+      var label = box.querySelector(".widget-label");
+      var value = box.querySelector(".widget-readout, select, .mod-active, input[type=text]");
+      if (!label || !label.textContent.trim() || !value) { return; }
+      var text = value.tagName === "SELECT" ? value.options[value.selectedIndex].text
+               : value.tagName === "INPUT" ? value.value : value.textContent;
+      parts.push(label.textContent.trim() + " " + text.trim());
+    });
+    return parts;
+  }
+  function freeze(area) {
+    var shown = settings(area);
+    area.querySelectorAll("img:not([alt])").forEach(function (img) {
+      img.alt = "Figure of the saved live widget" +
+                (shown.length ? ", at " + shown.join(", ") : "") +
+                " (a snapshot: it changes only with a running kernel)";
+    });
+    area.setAttribute("aria-disabled", "true");
+    area.querySelectorAll(FORM).forEach(function (el) { el.disabled = true; });
+    area.querySelectorAll("[tabindex]").forEach(function (el) {
+      el.setAttribute("tabindex", "-1");
+    });
+    area.querySelectorAll("[contenteditable]").forEach(function (el) {
+      el.setAttribute("contenteditable", "false");
+    });
+  }
+  function freezeAll() {
+    document.querySelectorAll(".widget-subarea").forEach(freeze);
+  }
+  function watch() {
+    freezeAll();
+    new MutationObserver(freezeAll).observe(document.body, { childList: true, subtree: true });
+  }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", watch);
+  } else {
+    watch();
+  }
+})();
