@@ -37,7 +37,7 @@ from .training import Callback, History, TrainingDiverged, mlp, train
 __all__ = ["BugRun", "BUGS", "baseline", "NaiveSoftmax", "nll_of_probabilities", "high_learning_rate",
            "missing_zero_grad", "train_mode_at_test", "shuffled_labels", "softmax_twice",
            "zero_init", "large_init", "unnormalized_data", "tiny_validation", "run_all",
-           "MYSTERY_ORDER", "mystery", "dashboard"]
+           "MYSTERY_ORDER", "mystery", "dashboard", "show"]
 
 #: The width of every network of the lab and its default training setting.
 SIZES = [64, 64, 64, 10]
@@ -345,69 +345,110 @@ def mystery(number: int, fixed: bool = False, seed: int = 0) -> BugRun:
     return BUGS[MYSTERY_ORDER[number - 1]][0](fixed=fixed, seed=seed)
 
 
-def dashboard(run: BugRun, reference: BugRun | None = None, title: str | None = None):
+def dashboard(run: BugRun, reference: BugRun | None = None, title: str | None = None,
+              width: float = 8.0):
     """Six panels of what the monitors saw: the symptoms of ``run`` (and, if given, ``reference``).
 
-    Mini-batch loss, accuracy per epoch, update/weight ratio of the first weight matrix,
-    gradient norm, dead ReLUs (mean over the ReLU layers) and the activation histogram of the
-    first hidden layer at step 1. If the script recorded what the student's own validation
-    code reported, that curve replaces the validation accuracy. Returns the figure.
+    Three rows of two panels, ``width`` inches wide (8: the book's text column): mini-batch
+    loss and accuracy per epoch; update/weight ratio of the first weight matrix and gradient
+    norm; dead ReLUs (mean over the ReLU layers) and the activation histogram of the first
+    hidden layer at step 1. One legend above the panels names the runs (by colour) and the
+    line styles, so that no legend covers a curve. If the script recorded what the student's
+    own validation code reported, that curve replaces the validation accuracy. Returns the
+    figure.
     """
     import matplotlib.pyplot as plt
     import numpy as np
+    from matplotlib.lines import Line2D
     from .plotting import color_of
 
+    if not width > 0:
+        raise ValueError(f"width must be > 0 inches, got {width!r}")
     # A fixed layout: constrained layout would cost half of the drawing time of these figures.
-    fig, axes = plt.subplots(2, 3, figsize=(12, 6.6))
-    fig.subplots_adjust(left=0.07, right=0.985, bottom=0.08, top=0.9, wspace=0.3, hspace=0.42)
+    height = width * 1.08
+    fig, axes = plt.subplots(3, 2, figsize=(width, height))
+    top = 1 - (1.05 if title else 0.62) / height      # room for the title and the legend
+    fig.subplots_adjust(left=0.11, right=0.985, bottom=0.065, top=top, wspace=0.3, hspace=0.55)
     runs = [(run, "this run" if reference is None else "buggy", 3)]
     if reference is not None:
         runs.append((reference, "fixed", 2))
-    for run_, label, colour in runs:
+    student = False
+    for index, (run_, label, colour) in enumerate(runs):
         c = color_of(colour)
         h = run_.history
         steps = np.arange(1, len(h.step_loss) + 1)
-        axes[0, 0].plot(steps, h.step_loss, color=c, lw=0.8, label=label)
+        axes[0, 0].plot(steps, h.step_loss, color=c, lw=0.8)
         if h.epochs:
+            student = student or "reported_val_accuracy" in run_.extra
             val = run_.extra.get("reported_val_accuracy", h["val_accuracy"])
-            axes[0, 1].plot(h["epoch"], h["train_accuracy"], "o-", ms=3, color=c,
-                            label=f"{label}: training")
-            axes[0, 1].plot(h["epoch"], val, "s--", ms=3, color=c, label=f"{label}: validation")
+            axes[0, 1].plot(h["epoch"], h["train_accuracy"], "o-", ms=3, color=c)
+            axes[0, 1].plot(h["epoch"], val, "s--", ms=3, color=c)
         else:
-            axes[0, 1].text(0.5, 0.5 if colour == 3 else 0.4, f"{label}: stopped before the end\nof the first epoch",
+            axes[0, 1].text(0.5, 0.55 - 0.22 * index,
+                            f"{label}: stopped before the end\nof the first epoch",
                             color=c, ha="center", va="center", transform=axes[0, 1].transAxes)
         ratios = run_.monitors["update_ratio"]
         first = next(iter(ratios.ratios))
         r = np.asarray(ratios.ratios[first], dtype=float)
-        axes[0, 2].plot(ratios.steps, np.where(r > 0, r, np.nan), color=c, lw=0.8,
-                        label=f"{label}: '{first}'")
+        axes[1, 0].plot(ratios.steps, np.where(r > 0, r, np.nan), color=c, lw=0.8)
         grads = run_.monitors["grad_norm"]
-        axes[1, 0].plot(grads.steps, grads.total, color=c, lw=0.8, label=label)
+        axes[1, 1].plot(grads.steps, grads.total, color=c, lw=0.8)
         dead = run_.monitors["dead_relu"]
         if dead.fractions:
-            axes[1, 1].plot(dead.steps, np.nanmean(np.array(list(dead.fractions.values())), axis=0),
-                            color=c, lw=0.8, label=label)
+            axes[2, 0].plot(dead.steps, np.nanmean(np.array(list(dead.fractions.values())), axis=0),
+                            color=c, lw=0.8)
         hist = run_.monitors["histograms"]
         if 1 in hist.activations:
             values = hist.activations[1][next(iter(hist.activations[1]))]
             values = values[torch.isfinite(values)].numpy()
-            axes[1, 2].hist(values, bins=60, histtype="step", color=c, density=True, label=label)
-    axes[0, 0].set(yscale="log", xlabel="step", ylabel="mini-batch loss (nats)",
+            axes[2, 1].hist(values, bins=60, histtype="step", color=c, density=True)
+    axes[0, 0].set(yscale="log", xlabel="step", ylabel="loss (nats)",
                    title="loss per mini-batch")
     axes[0, 1].set(xlabel="epoch", ylabel="accuracy (fraction)", ylim=(0, 1.02),
                    title="accuracy per epoch")
-    axes[0, 2].axhline(1e-3, color="k", ls=":", lw=1, label="1e-3 rule of thumb")
-    axes[0, 2].set(yscale="log", xlabel="step", ylabel=r"$\|\Delta W\|/\|W\|$",
-                   title="update / weight ratio, first layer")
-    axes[1, 0].set(yscale="log", xlabel="step", ylabel=r"$\|\nabla_\theta L\|_2$",
+    axes[1, 0].axhline(1e-3, color="k", ls=":", lw=1)
+    axes[1, 0].set(yscale="log", xlabel="step", ylabel=r"$\|\Delta W\|/\|W\|$",
+                   title=f"update / weight ratio, '{first}'")
+    axes[1, 1].set(yscale="log", xlabel="step", ylabel=r"$\|\nabla_\theta L\|_2$",
                    title="gradient norm")
-    axes[1, 1].set(ylim=(-0.02, 1.02), xlabel="step", ylabel="fraction of ReLU units",
+    axes[2, 0].set(ylim=(-0.02, 1.02), xlabel="step", ylabel="fraction of units",
                    title="dead ReLUs (whole batch zero)")
-    axes[1, 2].set(yscale="log", xlabel="output of the first linear layer", ylabel="density",
+    axes[2, 1].set(yscale="log", xlabel="output of the first linear layer", ylabel="density",
                    title="first-layer outputs at step 1")
     for ax in axes.flat:
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=7)
+        ax.tick_params(labelsize=9)
+        ax.title.set_fontsize(10)
+        ax.xaxis.label.set_fontsize(9)
+        ax.yaxis.label.set_fontsize(9)
+    handles = [Line2D([], [], color=color_of(colour), lw=2, label=label) for _, label, colour in runs]
+    handles += [Line2D([], [], color="0.3", marker="o", ms=3, ls="-", label="training accuracy"),
+                Line2D([], [], color="0.3", marker="s", ms=3, ls="--",
+                       label="validation (student's code)" if student else "validation accuracy"),
+                Line2D([], [], color="k", ls=":", lw=1, label="1e-3 rule of thumb")]
+    fig.legend(handles=handles, loc="upper center", ncol=len(handles), fontsize=9,
+               bbox_to_anchor=(0.5, 1 - (0.45 if title else 0.05) / height),
+               handlelength=1.8, columnspacing=1.2)
     if title:
-        fig.suptitle(title)
+        fig.suptitle(title, y=1 - 0.08 / height, va="top")
     return fig
+
+
+def show(fig) -> bytes:
+    """Show ``fig`` as the book shows figures (drawn at 2x, shown at 1x) and return its PNG.
+
+    In IPython the PNG is displayed with its 1x width and height; elsewhere nothing is shown.
+    The figure is closed. The returned bytes can become a frame of a
+    :class:`~lecture_code.widgets.static.FrameExplorer` without drawing the figure again.
+    """
+    from .plotting import figure_png, png_size
+
+    png = figure_png(fig, scale=2.0)
+    try:
+        from IPython import get_ipython
+        from IPython.display import Image, display
+    except ImportError:
+        return png
+    if get_ipython() is not None:
+        width, height = png_size(png)
+        display(Image(data=png, format="png", width=width // 2, height=height // 2))
+    return png

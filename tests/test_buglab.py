@@ -119,3 +119,32 @@ def test_tiny_validation_interval_is_wide():
 def test_fixed_flag_is_validated():
     with pytest.raises(TypeError, match="fixed"):
         buglab.zero_init(fixed=1)
+
+
+def test_dashboard_fits_the_column_with_one_legend(fixed_runs):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from lecture_code.plotting import png_size, png_text, SMALLEST_TEXT_KEY
+
+    bug = buglab.high_learning_rate()                          # stops early: no epoch metrics
+    fig = buglab.dashboard(bug, fixed("high_learning_rate", fixed_runs), title="t")
+    assert fig.get_size_inches() == pytest.approx((8.0, 8.64))
+    assert [ax.get_subplotspec().get_geometry()[:2] for ax in fig.axes] == [(3, 2)] * 6
+    assert all(ax.get_legend() is None for ax in fig.axes)    # no legend covers a curve
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert labels[:2] == ["buggy", "fixed"] and "1e-3 rule of thumb" in labels
+    assert "'0.weight'" in fig.axes[2].get_title()
+    assert "stopped before the end" in fig.axes[1].texts[0].get_text()
+    png = buglab.show(fig)                                    # outside IPython: only the PNG
+    width, _ = png_size(png)
+    assert 1500 < width <= 1620                               # 8 in at 2x 100 dpi, tight box
+    points = float(png_text(png)[SMALLEST_TEXT_KEY].split()[0])
+    assert points >= 8                                        # 8 pt at 1x is 11 px
+    assert fig.number not in plt.get_fignums()                # show closed the figure
+    single = buglab.dashboard(bug, width=6.0)
+    assert single.get_size_inches()[0] == 6.0
+    assert [t.get_text() for t in single.legends[0].get_texts()][0] == "this run"
+    plt.close(single)
+    with pytest.raises(ValueError, match="width"):
+        buglab.dashboard(bug, width=0)
