@@ -732,7 +732,9 @@ def _axes(ax, ncols=1, figsize=None):
     import matplotlib.pyplot as plt
     if ax is not None:
         return ax
-    _, ax = plt.subplots(1, ncols, figsize=figsize or (4.0 * ncols + 1, 3.6), layout="constrained")
+    # at most 8 inches wide: the book's text column, where a wider figure would be shrunk
+    _, ax = plt.subplots(1, ncols, figsize=figsize or (min(4.0 * ncols + 1, 8.0), 3.6),
+                         layout="constrained")
     return ax
 
 

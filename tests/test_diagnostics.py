@@ -363,7 +363,8 @@ def test_plots_and_report_run():
     history = training.train(model, SGD(model.parameters(), lr=0.1), (x, y), epochs=2,
                              batch_size=40, val_data=(x[:30], y[:30]), quiet=True,
                              callbacks=monitors)
-    diag.plot_curves(history)
+    curves = diag.plot_curves(history)
+    assert curves[0].figure.get_size_inches()[0] <= 8.0      # fits the book's text column
     diag.plot_update_ratios(monitors[0])
     diag.plot_histograms(monitors[1], kind="gradients")
     diag.plot_dead_relus(monitors[2])
