@@ -313,3 +313,9 @@ def test_the_phone_menu_opens_the_table_of_contents(browser, site_url):
         assert page.url.endswith("adaptive.html")
     finally:
         context.close()
+
+
+def test_the_execution_table_says_passed_in_words(site_url):
+    page = (SITE / "book" / "execution_times.html").read_text()
+    assert "✅" not in page and "❌" not in page, "emoji are empty boxes without an emoji font"
+    assert page.count("<p>passed</p>") == len(list((ROOT / "book").rglob("*.ipynb")))

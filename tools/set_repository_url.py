@@ -2,7 +2,7 @@
 
 The URL is set in ``_config.yml`` (``repository.url``: launch buttons, "edit this page", issue
 links); each chapter's setup cell installs ``lecture_code`` from it on Colab, and
-CONTRIBUTING.md shows that cell. ``tests/test_notebooks.py`` checks that they agree.
+CONTRIBUTING.md shows that cell; book/how_to_use.md links to the repository's folders. ``tests/test_notebooks.py`` checks that they agree.
 
     python tools/set_repository_url.py https://github.com/OWNER/NAME
 """
@@ -23,7 +23,8 @@ def current_url() -> str:
 def files_with_the_url() -> list[Path]:
     notebooks = sorted(p for p in (ROOT / "book").rglob("*.ipynb")
                        if ".ipynb_checkpoints" not in p.parts)
-    return [ROOT / "_config.yml", ROOT / "CONTRIBUTING.md", *notebooks]
+    return [ROOT / "_config.yml", ROOT / "CONTRIBUTING.md", ROOT / "book" / "how_to_use.md",
+            *notebooks]
 
 
 def main(argv: list[str]) -> int:

@@ -76,6 +76,12 @@
     area.querySelectorAll("[contenteditable]").forEach(function (el) {
       el.setAttribute("contenteditable", "false");
     });
+    area.querySelectorAll("[role=slider]:not([aria-label])").forEach(function (handle) {
+      var box = handle.closest(".widget-inline-hbox");
+      var label = box && box.querySelector(".widget-label");
+      handle.setAttribute("aria-label", (label && label.textContent.trim()) || "saved setting");
+      handle.setAttribute("aria-disabled", "true");
+    });
   }
   function freezeAll() {
     document.querySelectorAll(".widget-subarea").forEach(freeze);
