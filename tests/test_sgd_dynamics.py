@@ -185,6 +185,43 @@ def test_loss_curve_grid_and_its_figure():
     plt.close("all")
 
 
+def test_figures_fit_the_column_and_keep_one_size_with_text_of_at_least_8_pt():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from lecture_code.plotting import SMALLEST_TEXT_KEY, figure_png, png_size, png_text
+    x, y = torch.randn(32, 4), torch.randint(0, 3, (32,))
+    curves = ex.loss_curve_grid(lambda: mlp([4, 6, 3]), (x, y), [4, 16], [0.1, 1e30],
+                                examples=64)
+    pngs = [figure_png(figures.loss_curves_figure(curves, b, r)) for b, r in curves]
+    pngs += [figure_png(figures.conditioning_figure(k, lr, 20)) for k, lr in
+             [(1, 1.0), (20, 1.8), (100, 2.05)]]
+    for png in pngs:
+        points, _, dpi, _ = png_text(png)[SMALLEST_TEXT_KEY].split()
+        assert float(points) >= figures.SMALL == 8
+        # drawn at 2x and shown at half its width: at most the 798 px of the output column
+        assert png_size(png)[0] / 2 <= 798
+    # the whole canvas is kept, so an explorer's frames do not change size between settings
+    assert len({png_size(png) for png in pngs}) == 1
+    assert plt.get_fignums() == []
+
+
+def test_batch_size_frames_one_frame_per_run_starting_at_the_chosen_one():
+    import matplotlib
+    matplotlib.use("Agg")
+    x, y = torch.randn(32, 4), torch.randint(0, 3, (32,))
+    curves = ex.loss_curve_grid(lambda: mlp([4, 6, 3]), (x, y), [4, 16], [0.1, 0.3],
+                                examples=64)
+    explorer = figures.batch_size_frames(curves, batch_size=16, lr=0.1)
+    assert len(explorer.frames) == 4
+    assert [c.values for c in explorer.controls] == [(4, 16), (0.1, 0.3)]
+    assert explorer.start == 2                                  # (B = 16, α = 0.1), row-major
+    assert explorer.alt(2).endswith("(batch size B 16, learning rate α 0.1)")
+    assert figures.batch_size_frames(curves).start == 3         # the middle of the grid
+    with pytest.raises(ValueError, match="batch_size=8"):
+        figures.batch_size_frames(curves, batch_size=8, lr=0.1)
+
+
 # --- 2-D surfaces ------------------------------------------------------------------------------
 
 def test_parallel_trajectories_equal_single_ones():
@@ -245,6 +282,59 @@ def test_plot_conditioning_and_explorer():
     assert axes[1].get_yscale() == "log" and axes[0].get_legend() is not None
     assert figures.conditioning_explorer(5, 0.5, 10) is not None
     plt.close("all")
+
+
+def test_plot_conditioning_draws_a_coordinate_that_lands_on_zero_and_says_so():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    # α = 1 zeroes the steep coordinate in one step; at κ = 1 the shallow one too
+    _, right = figures.plot_conditioning(1, 1.0, 10)
+    steep, shallow = right.get_lines()
+    assert steep.get_ydata()[0] == 3 and shallow.get_ydata()[0] == 9
+    assert np.all(steep.get_ydata()[1:] == figures.ZERO_FLOOR)
+    assert np.all(shallow.get_ydata()[1:] == figures.ZERO_FLOOR)
+    labels = [t.get_text() for t in right.get_legend().get_texts()]
+    assert all("exactly 0 from step 1" in label for label in labels)
+    assert right.get_ylim()[0] < figures.ZERO_FLOOR           # the floor is in view
+    plt.close("all")
+    _, right = figures.plot_conditioning(20, 1.8, 30)           # nothing lands: no floor
+    assert not any("exactly 0" in t.get_text() for t in right.get_legend().get_texts())
+    assert np.all(right.get_lines()[0].get_ydata() > figures.ZERO_FLOOR)
+    plt.close("all")
+
+
+def test_power_of_ten_labels_in_plain_text():
+    assert figures.power_of_ten(1e-16) == "10⁻¹⁶"
+    assert figures.power_of_ten(1.0) == "10⁰" and figures.power_of_ten(1000) == "10³"
+    assert figures.power_of_ten(30) == "3×10¹" and figures.power_of_ten(0.002) == "2×10⁻³"
+    with pytest.raises(ValueError):
+        figures.power_of_ten(0.0)
+    formatter = figures.PowerOfTenFormatter()
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    _, ax = plt.subplots()
+    ax.set_yscale("log")
+    ax.set_ylim(1e-3, 1e2)
+    ax.yaxis.set_major_formatter(formatter)
+    assert formatter(1e-2) == "10⁻²" and "$" not in formatter(10.0)
+    plt.close("all")
+
+
+def test_conditioning_frames_over_kappa_and_lr():
+    import matplotlib
+    matplotlib.use("Agg")
+    explorer = figures.conditioning_frames([1, 20], [1.0, 1.8, 2.05], steps=10,
+                                           condition_number=20, lr=1.8)
+    assert len(explorer.frames) == 6 and explorer.start == 4    # (κ = 20, α = 1.8)
+    assert len(set(explorer.frames)) == 6                       # no control does nothing
+    assert explorer.alt(4).endswith("(condition κ 20, learning rate α 1.8)")
+    assert "10 steps" in explorer.description
+    with pytest.raises(ValueError, match="condition_number=5"):
+        figures.conditioning_frames([1, 20], [1.0], condition_number=5)
+    with pytest.raises(ValueError, match="lr=0.5"):
+        figures.conditioning_frames([1, 20], [1.0], lr=0.5)
 
 
 # --- saddles in high dimension -----------------------------------------------------------------
