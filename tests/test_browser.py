@@ -283,6 +283,9 @@ def test_nothing_runs_past_the_article_and_no_scaffolding_shows(browser, site_ur
         page.goto(urljoin(site_url, path), wait_until="load")
         page.wait_for_timeout(1000)                       # MathJax typesets
         assert page.evaluate(OVERFLOW) == []
+        searches = page.locator(".search-button__button").evaluate_all(
+            "els => els.filter(e => e.offsetParent !== null).length")
+        assert searches == 1, f"{searches} search controls on the page, not one"
         text = page.locator("article.bd-article").inner_text()
         assert "NBVAL" not in text, "an nbval marker is visible"
         shown = page.eval_on_selector_all(
