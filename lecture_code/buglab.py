@@ -368,7 +368,7 @@ def dashboard(run: BugRun, reference: BugRun | None = None, title: str | None = 
     height = width * 1.08
     fig, axes = plt.subplots(3, 2, figsize=(width, height))
     top = 1 - (1.05 if title else 0.62) / height      # room for the title and the legend
-    fig.subplots_adjust(left=0.11, right=0.985, bottom=0.065, top=top, wspace=0.3, hspace=0.55)
+    fig.subplots_adjust(left=0.14, right=0.985, bottom=0.065, top=top, wspace=0.32, hspace=0.55)
     runs = [(run, "this run" if reference is None else "buggy", 3)]
     if reference is not None:
         runs.append((reference, "fixed", 2))
@@ -436,19 +436,39 @@ def dashboard(run: BugRun, reference: BugRun | None = None, title: str | None = 
 def show(fig) -> bytes:
     """Show ``fig`` as the book shows figures (drawn at 2x, shown at 1x) and return its PNG.
 
-    In IPython the PNG is displayed with its 1x width and height; elsewhere nothing is shown.
-    The figure is closed. The returned bytes can become a frame of a
+    The figure is drawn once, on its whole canvas: a dashboard's layout is fixed and leaves room
+    for every label, so the trimming of :func:`~lecture_code.plotting.figure_png` (two more
+    draws, most of the time these figures take) is not needed. The PNG records its smallest
+    drawn text as ``figure_png`` does. In IPython it is displayed with its 1x width and height;
+    elsewhere nothing is shown. The figure is closed. The bytes can become a frame of a
     :class:`~lecture_code.widgets.static.FrameExplorer` without drawing the figure again.
     """
-    from .plotting import figure_png, png_size
+    import io
 
-    png = figure_png(fig, scale=2.0)
+    import matplotlib.pyplot as plt
+    import numpy as np
+    from PIL import Image as PILImage
+    from PIL.PngImagePlugin import PngInfo
+
+    from .plotting import SMALLEST_TEXT_KEY, _DrawnText
+
+    dpi = 2 * fig.dpi
+    fig.set_dpi(dpi)
+    with _DrawnText() as drawn:
+        fig.canvas.draw()
+    info = PngInfo()
+    info.add_text(SMALLEST_TEXT_KEY, f"{min(drawn.sizes, default=0.0):g} pt {dpi:g} dpi")
+    buffer = io.BytesIO()
+    PILImage.fromarray(np.asarray(fig.canvas.buffer_rgba())[..., :3]).save(
+        buffer, format="png", pnginfo=info)
+    plt.close(fig)
+    png = buffer.getvalue()
     try:
         from IPython import get_ipython
         from IPython.display import Image, display
     except ImportError:
         return png
     if get_ipython() is not None:
-        width, height = png_size(png)
+        width, height = PILImage.open(io.BytesIO(png)).size
         display(Image(data=png, format="png", width=width // 2, height=height // 2))
     return png

@@ -136,9 +136,11 @@ def test_dashboard_fits_the_column_with_one_legend(fixed_runs):
     assert labels[:2] == ["buggy", "fixed"] and "1e-3 rule of thumb" in labels
     assert "'0.weight'" in fig.axes[2].get_title()
     assert "stopped before the end" in fig.axes[1].texts[0].get_text()
+    fig.canvas.draw()
+    box = fig.get_tightbbox()                                 # show draws the whole canvas:
+    assert box.x0 >= 0 and box.y0 >= 0 and box.x1 <= 8.0 and box.y1 <= 8.64   # nothing cut
     png = buglab.show(fig)                                    # outside IPython: only the PNG
-    width, _ = png_size(png)
-    assert 1500 < width <= 1620                               # 8 in at 2x 100 dpi, tight box
+    assert png_size(png) == (1600, 1728)                      # 8 x 8.64 in at 2x 100 dpi
     points = float(png_text(png)[SMALLEST_TEXT_KEY].split()[0])
     assert points >= 8                                        # 8 pt at 1x is 11 px
     assert fig.number not in plt.get_fignums()                # show closed the figure
