@@ -60,6 +60,56 @@ def test_plot_trajectories_draws_one_line_per_optimizer_and_the_start():
     plt.close("all")
 
 
+def test_diverged_and_distance_to_minimum_read_the_end_of_a_path():
+    from lecture_code.surfaces import saddle
+    from lecture_code.widgets.optimization import diverged, distance_to_minimum
+
+    surface = ill_conditioned_quadratic(10)
+    assert not diverged(np.array([[3.0, 4.0], [0.3, 0.4]]))
+    assert diverged(np.array([[1.0, 1.0], [2e6, 0.0]])) and diverged(np.empty((0, 2)))
+    assert distance_to_minimum(surface, np.array([[9.0, 9.0], [0.3, 0.4]])) == pytest.approx(0.5)
+    assert distance_to_minimum(surface, np.array([[1.0, 1.0], [-3e6, 0.0]])) == np.inf
+    assert np.isnan(distance_to_minimum(saddle(), np.array([[0.0, 0.0]])))   # no minima
+    runaway = trajectory(SGD, surface, steps=60, lr=5.0)
+    assert diverged(runaway) and distance_to_minimum(surface, runaway) == np.inf
+
+
+def test_optimizer_path_sets_the_sliders_hyperparameters():
+    from lecture_code.optimizers import RMSProp
+    from lecture_code.widgets.optimization import optimizer_path
+
+    surface = ill_conditioned_quadratic(20)
+    np.testing.assert_array_equal(optimizer_path("SGD", surface, 0.1, 30, momentum=0.5),
+                                  trajectory(SGD, surface, steps=30, lr=0.1, momentum=0.5))
+    np.testing.assert_array_equal(optimizer_path("Adam", surface, 0.1, 30, beta1=0.5),
+                                  trajectory(Adam, surface, steps=30, lr=0.1, betas=(0.5, 0.999)))
+    np.testing.assert_array_equal(optimizer_path("RMSProp", surface, 0.01, 30, beta2=0.9),
+                                  trajectory(RMSProp, surface, steps=30, lr=0.01, decay_rate=0.9))
+    path = optimizer_path("Adam", surface, 0.1, 10, start=(1.0, -1.0), gradient_noise=0.5)
+    assert path.shape == (11, 2) and tuple(path[0]) == (1.0, -1.0)
+    assert not np.array_equal(path, optimizer_path("Adam", surface, 0.1, 10, start=(1.0, -1.0)))
+    with pytest.raises(ValueError, match="unknown optimizer 'Adamm'"):
+        optimizer_path("Adamm", surface, 0.1)
+
+
+def test_trajectory_figure_fits_the_column_and_places_its_legend():
+    from lecture_code.plotting import figure_png, png_size
+    from lecture_code.widgets.optimization import trajectory_figure
+
+    surface = ill_conditioned_quadratic(10)
+    fig = trajectory_figure(surface, {"SGD": trajectory(SGD, surface, steps=20, lr=0.1)},
+                            title="one run", legend_loc="lower left")
+    ax = fig.axes[0]
+    assert ax.get_title() == "one run" and tuple(fig.get_size_inches()) == (7.0, 4.5)
+    assert [line.get_label() for line in path_lines(ax)] == ["SGD"]
+    assert ax.get_legend()._loc == 3                      # matplotlib's code of "lower left"
+    assert png_size(figure_png(fig, scale=1.0))[0] <= 800    # not shrunk in the 798 px column
+    ax = widgets.plot_trajectories(surface, {"SGD": trajectory(SGD, surface, steps=5, lr=0.1)},
+                                   legend_fontsize=9)
+    assert {t.get_fontsize() for t in ax.get_legend().get_texts()} == {9}
+    plt.close("all")
+
+
 def test_trajectory_explorer_redraws_with_the_chosen_optimizers_and_rate(shown):
     explorer = widgets.trajectory_explorer(selected=("SGD", "Adam"), steps=40)
     assert len(shown) == 1

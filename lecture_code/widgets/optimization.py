@@ -4,7 +4,9 @@
 of the book is built on. Every explorer is a thin ipywidgets layer over a plotting function that
 the notebook also calls directly for the default setting, so the online book (which has no
 kernel) still shows a figure and the live widget (Binder, Colab, a local Jupyter) can never
-disagree with it.
+disagree with it. The kernel-free explorers of the online book (:mod:`.static`) draw their
+frames with the same pieces: :func:`optimizer_path` runs an optimizer with the sliders'
+hyperparameters, :func:`trajectory_figure` draws the paths for the book's column.
 """
 from __future__ import annotations
 
@@ -60,22 +62,78 @@ def plot_surface(surface: Surface, ax=None, levels: int = 30):
     return ax
 
 
+#: A path whose coordinates reach this size counts as diverged (:func:`diverged`).
+DIVERGED_SIZE = 1e6
+
+
+def diverged(path: np.ndarray) -> bool:
+    """Whether a path (as from :func:`trajectory`) ran away: empty, or some |coordinate| >= 1e6.
+
+    :func:`trajectory` stops a run that leaves the finite numbers, so a diverged path is finite
+    but ends far out.
+    """
+    return not (len(path) and np.abs(path).max() < DIVERGED_SIZE)
+
+
+def distance_to_minimum(surface: Surface, path: np.ndarray) -> float:
+    """Distance from the last point of ``path`` to the nearest of ``surface``'s minima.
+
+    ``inf`` for a path that :func:`diverged`; ``nan`` for a surface without minima.
+    """
+    if diverged(path):
+        return float("inf")
+    if not surface.minima:
+        return float("nan")
+    return float(min(np.hypot(*(path[-1] - np.asarray(m))) for m in surface.minima))
+
+
 def plot_trajectories(surface: Surface, paths: Mapping[str, np.ndarray], ax=None,
-                      title: str | None = None):
-    """Draw each labelled path (an array of points, as from :func:`trajectory`) on ``surface``."""
+                      title: str | None = None, *, legend_loc: str = "upper right",
+                      legend_fontsize: float = 8):
+    """Draw each labelled path (an array of points, as from :func:`trajectory`) on ``surface``.
+
+    A path that :func:`diverged` gets " (diverged)" after its label; ``legend_loc`` and
+    ``legend_fontsize`` place and size the legend (matplotlib's ``loc`` and points).
+    """
     ax = plot_surface(surface, ax)
     for i, (label, path) in enumerate(paths.items()):
-        diverged = "" if len(path) and np.abs(path).max() < 1e6 else " (diverged)"
+        suffix = " (diverged)" if diverged(path) else ""
         ax.plot(path[:, 0], path[:, 1], "-o", color=color_of(i), markersize=2.5, linewidth=1.3,
-                label=f"{label}{diverged}")
+                label=f"{label}{suffix}")
     if paths:
         first = next(iter(paths.values()))
         ax.plot(*first[0], marker="o", color="black", markersize=7, linestyle="none",
                 label="start")
-    ax.legend(loc="upper right", fontsize=8, framealpha=0.8, frameon=True)
+    ax.legend(loc=legend_loc, fontsize=legend_fontsize, framealpha=0.8, frameon=True)
     if title:
         ax.set_title(title)
     return ax
+
+
+def trajectory_figure(surface: Surface, paths: Mapping[str, np.ndarray],
+                      title: str | None = None, figsize: tuple[float, float] = (7.0, 4.5),
+                      legend_loc: str = "upper right"):
+    """A new figure of :func:`plot_trajectories`, sized for the book's output column (at most
+    8 inches wide: its text is not shrunk); returns the figure (a frame of an explorer)."""
+    fig, ax = plt.subplots(figsize=figsize)
+    plot_trajectories(surface, paths, ax, title=title, legend_loc=legend_loc)
+    return fig
+
+
+def optimizer_path(name: str, surface: Surface, lr: float, steps: int = 100, start=None, *,
+                   momentum: float = 0.9, beta1: float = 0.9, beta2: float = 0.999,
+                   gradient_noise: float = 0.0) -> np.ndarray:
+    """The path of the book's optimizer ``name`` (a key of ``OPTIMIZERS``) on ``surface``.
+
+    Its hyperparameters mean what the explorer's sliders mean (:func:`hyperparameters_for`:
+    ``momentum`` is SGD's ρ, ``beta2`` RMSProp's decay rate, ``beta1``/``beta2`` Adam's betas);
+    the live explorer and the book's kernel-free frames both compute their paths here.
+    """
+    if name not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {name!r}; choose from {sorted(OPTIMIZERS)}")
+    cls = OPTIMIZERS[name]
+    hyper = hyperparameters_for(cls, lr=lr, momentum=momentum, beta1=beta1, beta2=beta2)
+    return trajectory(cls, surface, start, steps, gradient_noise=gradient_noise, **hyper)
 
 
 def trajectory_explorer(optimizer_names: Sequence[str] | None = None,
@@ -132,17 +190,13 @@ def trajectory_explorer(optimizer_names: Sequence[str] | None = None,
     def draw():
         values = {k: c.value for k, c in controls.items()}
         surface = surface_from(values["surface"], values["condition_number"])
-        paths = {}
-        for name in values["optimizers"]:
-            cls = OPTIMIZERS[name]
-            hyper = hyperparameters_for(cls, lr=values["lr"], momentum=values["momentum"],
-                                        beta1=values["beta1"], beta2=values["beta2"])
-            paths[name] = trajectory(cls, surface, (values["start_x"], values["start_y"]),
-                                     values["steps"], gradient_noise=values["gradient_noise"],
-                                     **hyper)
-        fig, ax = plt.subplots(figsize=(7, 4.5))
-        plot_trajectories(surface, paths, ax)
-        return fig
+        paths = {name: optimizer_path(name, surface, values["lr"], values["steps"],
+                                      (values["start_x"], values["start_y"]),
+                                      momentum=values["momentum"], beta1=values["beta1"],
+                                      beta2=values["beta2"],
+                                      gradient_noise=values["gradient_noise"])
+                 for name in values["optimizers"]}
+        return trajectory_figure(surface, paths)
 
     controls["surface"].observe(reset_start, names="value")
     reset_start()
