@@ -420,14 +420,92 @@ def test_figures_and_widgets_build():
     fig = figures.plot_normalization_cubes(num_samples=2, num_channels=2, num_positions=2)
     assert [ax.get_title() for ax in fig.axes] == ["Batch norm", "Layer norm", "Instance norm",
                                                    "Group norm, G = 2 (= instance norm)"]
+    # at most two cubes side by side: four make a 2 x 2 grid
+    assert [ax.get_subplotspec().get_geometry()[:2] for ax in fig.axes] == [(2, 2)] * 4
     runs = {"a": {0.1: {"losses": [2.0, 1.0], "val_accuracy": 0.9},
                   1.0: {"losses": [2.0, 9.0], "val_accuracy": None}}}
     fig = figures.plot_learning_rate_sweep(runs, show_lr=1.0, accuracy_to_train=0.8)
     assert "loss NaN at step 3" in fig.axes[0].get_legend().get_texts()[0].get_text()
+    assert fig.get_figwidth() <= 8      # drawn for the book's column, not shrunk into it
     plt.close("all")
     widget = figures.group_membership_widget(num_channels=6)
-    assert list(widget.children[0].options) == [1, 2, 3, 6]
-    widget.children[0].value = 3   # redraws through the callback without error
+    slider, pooling = widget.children[:2]
+    assert list(slider.options) == [1, 2, 3, 6]
+    assert [label for label, _ in pooling.options] == list(figures.POOLING)
+    slider.value = 3   # redraws through the callback without error
+    pooling.value = True
     widget = figures.batch_statistics_noise_widget()
     assert widget.children[0].value == 16
+    plt.close("all")
+
+
+def test_group_membership_across_the_batch_shares_the_sets_of_all_samples():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    import numpy as np
+
+    from lecture_code.widgets import normalization as figures
+
+    def cell_labels(fig):
+        return [np.array([[int(t.get_text()) for t in ax.texts]]) for ax in fig.axes]
+
+    per_sample = figures.plot_group_membership(2, num_channels=4, num_samples=2, num_positions=3)
+    across = figures.plot_group_membership(2, across_batch=True, num_channels=4, num_samples=2,
+                                           num_positions=3)
+    first, second = cell_labels(per_sample)
+    assert set(first.ravel()) == {0, 1} and set(second.ravel()) == {2, 3}   # a set per sample
+    first, second = cell_labels(across)
+    np.testing.assert_array_equal(first, second)                          # shared by the batch
+    assert across._suptitle.get_text().startswith("Across the batch, G = 2: 2 normalised sets")
+    # G = C across the batch is batch norm: one set per channel, the same in every sample
+    batch_norm = figures.plot_group_membership(4, across_batch=True, num_channels=4,
+                                               num_samples=2, num_positions=3)
+    assert "(= batch norm): 4 normalised sets" in batch_norm._suptitle.get_text()
+    single = figures.plot_group_membership(1, across_batch=True, num_channels=4, num_samples=2,
+                                           num_positions=3)
+    assert ": 1 normalised set\n" in single._suptitle.get_text()
+    with pytest.raises(ValueError, match="num_groups"):
+        figures.plot_group_membership(3, num_channels=4)
+    plt.close("all")
+
+
+def test_batch_statistics_figure_fits_the_column_and_marks_the_batch_size():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from lecture_code.widgets import normalization as figures
+
+    fig = figures.plot_batch_statistics_noise(8, num_batches=200)
+    assert fig.get_figwidth() <= 8 and len(fig.axes) == 3
+    mean_ax, var_ax, noise_ax = fig.axes
+    assert mean_ax.get_title() == "Batch mean, B = 8" and var_ax.get_title() == "Batch variance, B = 8"
+    # the noise panel spans the figure's width, below the two histograms
+    assert noise_ax.get_position().width > 1.8 * mean_ax.get_position().width
+    assert noise_ax.get_position().y1 < mean_ax.get_position().y0
+    assert "B = 8" in [t.get_text() for t in noise_ax.get_legend().get_texts()]
+    plt.close("all")
+
+
+def test_layer_histograms_stack_one_row_per_layer_in_one_panel_per_model():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from lecture_code.widgets import normalization as figures
+
+    gen = torch.Generator().manual_seed(0)
+    activations = {"wide": [torch.randn(64, 8, generator=gen) * s for s in (1.0, 0.5, 0.1)],
+                   "unit": [torch.randn(64, 8, generator=gen) for _ in range(3)]}
+    fig = figures.plot_layer_histograms(activations)
+    assert fig.get_figwidth() <= 8 and [ax.get_title() for ax in fig.axes] == ["wide", "unit"]
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["layer 3", "layer 2", "layer 1"]
+    stds = [t.get_text() for t in ax.texts]
+    assert stds == [f"std {v.reshape(-1).numpy().std():.2g}" for v in activations["wide"]]
+    # each layer's histogram fills its own row, layer 1 on top, scaled to at most 0.9 of it
+    rows = [collection.get_paths()[0].vertices[:, 1] for collection in ax.collections]
+    assert [(r.min(), round(r.max(), 6)) for r in rows] == [(2, 2.9), (1, 1.9), (0, 0.9)]
     plt.close("all")

@@ -1,8 +1,10 @@
 """Figures and widgets of the normalization chapters.
 
-Every widget has a plain ``plot_...`` function that draws the static figure for one setting;
-the chapter shows that figure for the default setting first (so the online book has a picture
-without a kernel) and then the widget, which redraws the same function when a slider moves.
+Every widget has a plain ``plot_...`` function that draws the figure for one setting. The
+chapter shows that function's figures in a kernel-free explorer
+(:func:`lecture_code.widgets.static.frame_explorer`, one frame per setting, drawn when the book
+is built) and then the widget, which redraws the same function when a slider moves. The
+figures are drawn for the book's column (at most 8 inches wide, text of at least 8 points).
 """
 from __future__ import annotations
 
@@ -66,23 +68,29 @@ def plot_batch_statistics_noise(batch_size: int = 16, *, num_batches: int = 2000
     mu, var = population.mean().item(), population.var(unbiased=False).item()
     means, variances = batch_statistics(population, batch_size, num_batches, seed)
 
-    fig, axes = plt.subplots(1, 3, figsize=(11, 3.4), constrained_layout=True)
+    fig = plt.figure(figsize=(7.8, 6.4))     # fixed margins: much faster to draw than a layout
+    grid = fig.add_gridspec(2, 2, height_ratios=(1, 1.05), left=0.09, right=0.98, bottom=0.08,
+                            top=0.95, wspace=0.27, hspace=0.36)
+    axes = [fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[0, 1]),
+            fig.add_subplot(grid[1, :])]
     ax = axes[0]
     ax.hist(means.numpy(), bins=40, range=(mu - 2.0, mu + 2.0), color=color_of(0), alpha=0.8,
-            label=f"{num_batches} mini-batches")
-    ax.axvline(mu, color="black", linestyle="--", label=f"population mean {mu:.2f}")
+            histtype="stepfilled", label=f"{num_batches} mini-batches")
+    ax.axvline(mu, color="black", linestyle="--", label=f"population\nmean {mu:.2f}")
     ax.set(xlabel="batch mean $\\mu_B$ (activation units)", ylabel="number of mini-batches",
            title=f"Batch mean, B = {batch_size}")
-    ax.legend(loc="upper left", fontsize=8, frameon=True, framealpha=0.9, edgecolor="none")
+    ax.set_ylim(0, ax.get_ylim()[1] * 1.3)      # headroom for the legend
+    ax.legend(loc="upper right", fontsize=8, frameon=True, framealpha=0.9, edgecolor="none")
 
     ax = axes[1]
     ax.hist(variances.numpy(), bins=40, range=(0, 3 * var), color=color_of(1), alpha=0.8,
-            label=f"{num_batches} mini-batches")
-    ax.axvline(var, color="black", linestyle="--", label=f"population variance {var:.2f}")
+            histtype="stepfilled", label=f"{num_batches} mini-batches")
+    ax.axvline(var, color="black", linestyle="--", label=f"population\nvariance {var:.2f}")
     ax.axvline(variances.mean().item(), color=color_of(3), linestyle=":",
                label=f"average $\\sigma_B^2$ {variances.mean().item():.2f}")
     ax.set(xlabel="batch variance $\\sigma_B^2$ (squared units)",
            ylabel="number of mini-batches", title=f"Batch variance, B = {batch_size}")
+    ax.set_ylim(0, ax.get_ylim()[1] * 1.3)
     ax.legend(loc="upper right", fontsize=8, frameon=True, framealpha=0.9, edgecolor="none")
 
     ax = axes[2]
@@ -97,9 +105,10 @@ def plot_batch_statistics_noise(batch_size: int = 16, *, num_batches: int = 2000
     ax.set_xticks(sizes, [str(b) for b in sizes])
     ax.set_yticks([0.05, 0.1, 0.2, 0.5], ["0.05", "0.1", "0.2", "0.5"])
     ax.minorticks_off()
-    ax.set(xlabel="batch size B (samples)", ylabel="standard deviation over batches",
-           title="Noise of the estimates")
-    ax.legend(fontsize=8)
+    ax.set(xlabel="batch size B (samples)", ylabel="std over mini-batches",
+           title="Noise of the estimates against the batch size")
+    ax.legend(fontsize=9, ncol=2, loc="upper center", frameon=True, framealpha=0.95,
+              edgecolor="none")
     return fig
 
 
@@ -122,9 +131,13 @@ def batch_statistics_noise_widget(batch_size: int = 16):
 # --------------------------------------------------------------------------------------------
 
 def _grouping_title(grouping: Grouping, num_channels: int) -> str:
-    if grouping.across_batch:
-        return "Batch norm"
     g = grouping.groups_for(num_channels)
+    if grouping.across_batch:
+        if grouping.num_groups is None:
+            return "Batch norm"
+        if g == num_channels:
+            return f"Across the batch, G = {g} (= batch norm)"
+        return f"Across the batch, G = {g}"
     if grouping.num_groups is None:
         return "Instance norm"
     if g == 1:
@@ -145,44 +158,53 @@ def plot_normalization_cubes(groupings: Sequence[Grouping] | None = None, *,
     """
     if groupings is None:
         groupings = (BATCH, LAYER, INSTANCE, group(2 if num_channels % 2 == 0 else 1))
-    fig = plt.figure(figsize=(3.0 * len(groupings), 3.4))
+    cols = min(len(groupings), 2)                 # at most two cubes side by side
+    rows = -(-len(groupings) // cols)
+    fig = plt.figure(figsize=(3.3 * cols, 3.3 * rows + 0.8))
     for k, grouping in enumerate(groupings):
         labels = grouping.labels((num_samples, num_channels, num_positions))
         chosen = labels == labels[0, 0, 0]
         # axes of the picture: x = H·W, y = N (samples front to back), z = C (channels up)
         shaded = chosen.transpose(2, 0, 1)                      # (N, C, L) -> (L, N, C)
         colours = np.where(shaded, "#1f77b4e6", "#e6e6e680").astype(object)
-        ax = fig.add_subplot(1, len(groupings), k + 1, projection="3d")
+        ax = fig.add_subplot(rows, cols, k + 1, projection="3d")
         ax.voxels(np.ones_like(shaded), facecolors=colours, edgecolor="#555555", linewidth=0.3)
-        ax.set_xlabel("H·W (positions)", labelpad=-8, fontsize=8)
-        ax.set_ylabel("N (samples)", labelpad=-8, fontsize=8)
-        ax.set_zlabel("C (channels)", labelpad=-8, fontsize=8)
+        ax.set_xlabel("H·W (positions)", labelpad=-10, fontsize=9)
+        ax.set_ylabel("N (samples)", labelpad=-10, fontsize=9)
+        ax.set_zlabel("C (channels)", labelpad=-10, fontsize=9)
         ax.set_xticks([]), ax.set_yticks([]), ax.set_zticks([])
-        ax.set_box_aspect((num_positions, num_samples, num_channels))
+        ax.set_box_aspect((num_positions, num_samples, num_channels), zoom=0.95)
         ax.view_init(elev=20, azim=-50)
         ax.set_title(_grouping_title(grouping, num_channels), fontsize=10)
     fig.legend(handles=[Patch(color="#1f77b4", label="one normalised set: shares μ and σ²"),
                         Patch(color="#cccccc", label="other sets")],
                loc="lower center", ncol=2, fontsize=9)
     fig.suptitle("Which activations share a mean and a variance", fontsize=11)
-    fig.subplots_adjust(left=0.0, right=1.0, bottom=0.12, top=0.85, wspace=0.05)
+    height = fig.get_figheight()
+    fig.subplots_adjust(left=0.0, right=1.0, bottom=0.45 / height, top=1 - 0.55 / height,
+                        wspace=0.0, hspace=0.1)
     return fig
 
 
-def plot_group_membership(num_groups: int = 2, *, num_channels: int = 8, num_samples: int = 2,
+def plot_group_membership(num_groups: int = 2, *, across_batch: bool = False,
+                          num_channels: int = 8, num_samples: int = 2,
                           num_positions: int = 6) -> plt.Figure:
-    """Group normalization with ``num_groups`` groups: one colour per normalised set.
+    """``num_groups`` groups of channels: one colour (and number) per normalised set.
 
-    One panel per sample, channels down and positions across. ``num_groups=1`` is layer
-    normalization, ``num_groups=num_channels`` is instance normalization (Wu & He 2018).
+    One panel per sample, channels down and positions across. Per sample
+    (``across_batch=False``, group normalization), ``num_groups=1`` is layer normalization and
+    ``num_groups=num_channels`` instance normalization (Wu & He 2018). With
+    ``across_batch=True`` a group's statistics pool all samples too: ``num_groups=num_channels``
+    is batch normalization, fewer groups the fifth member of the chapter's exercise.
     """
     check_int("num_groups", num_groups, low=1, high=num_channels)
-    grouping = group(num_groups)
+    grouping = Grouping(num_groups, True, "across the batch") if across_batch else group(num_groups)
     labels = grouping.labels((num_samples, num_channels, num_positions))
     num_sets = labels.max() + 1
     cmap = plt.get_cmap("tab20", max(num_sets, 2))
-    fig, axes = plt.subplots(1, num_samples, figsize=(3.3 * num_samples, 3.6),
-                             constrained_layout=True, squeeze=False)
+    fig, axes = plt.subplots(1, num_samples, figsize=(3.3 * num_samples, 3.6), squeeze=False)
+    fig.subplots_adjust(left=0.55 / fig.get_figwidth(), right=0.98, bottom=0.15, top=0.78,
+                        wspace=0.2)                 # fixed margins: faster than a layout engine
     for n, ax in enumerate(axes[0]):
         ax.imshow(labels[n], cmap=cmap, vmin=-0.5, vmax=max(num_sets, 2) - 0.5,
                   aspect="auto", interpolation="nearest")
@@ -198,24 +220,33 @@ def plot_group_membership(num_groups: int = 2, *, num_channels: int = 8, num_sam
         ax.grid(which="major", visible=False)
         ax.tick_params(which="minor", length=0)
         ax.set(xlabel="position ℓ (flattened H·W)", ylabel="channel c", title=f"sample n = {n}")
-    fig.suptitle(f"{_grouping_title(grouping, num_channels)}: {num_sets} normalised sets "
-                 f"(number = set; one μ, σ² each)", fontsize=10)
+    fig.suptitle(f"{_grouping_title(grouping, num_channels)}: {num_sets} normalised "
+                 f"set{'s' if num_sets > 1 else ''}\n(the number in a cell is its set; one μ "
+                 f"and one σ² per set)", fontsize=10)
     return fig
 
 
+#: The two choices of :func:`plot_group_membership`'s ``across_batch``, as the controls name them.
+POOLING = {"each sample": False, "the whole mini-batch": True}
+
+
 def group_membership_widget(num_channels: int = 8, num_groups: int = 2):
-    """A slider over the divisors of ``num_channels`` redrawing :func:`plot_group_membership`."""
+    """A slider over the divisors of ``num_channels`` and a choice of what the statistics pool
+    (each sample, or the whole mini-batch), redrawing :func:`plot_group_membership`."""
     import ipywidgets as widgets
 
     divisors = [d for d in range(1, num_channels + 1) if num_channels % d == 0]
     slider = widgets.SelectionSlider(options=divisors, value=num_groups,
                                      description="groups G", continuous_update=False)
+    pooling = widgets.Dropdown(options=list(POOLING.items()), value=False,
+                               description="statistics over")
 
-    def show(num_groups):
-        plot_group_membership(num_groups, num_channels=num_channels)
+    def show(num_groups, across_batch):
+        plot_group_membership(num_groups, across_batch=across_batch, num_channels=num_channels)
         plt.show()
 
-    return widgets.VBox([slider, widgets.interactive_output(show, {"num_groups": slider})])
+    output = widgets.interactive_output(show, {"num_groups": slider, "across_batch": pooling})
+    return widgets.VBox([slider, pooling, output])
 
 
 # --------------------------------------------------------------------------------------------
@@ -224,31 +255,35 @@ def group_membership_widget(num_channels: int = 8, num_groups: int = 2):
 
 def plot_layer_histograms(activations: Mapping[str, Sequence[torch.Tensor]],
                           max_value: float | None = None) -> plt.Figure:
-    """One row per model, one histogram per hidden layer of its (pre-nonlinearity) activations.
+    """One panel per model: the histogram of each hidden layer's (pre-nonlinearity) activations,
+    stacked from the first layer (top) to the last, each scaled to its own peak.
 
-    ``activations`` maps a model's name to the list of its layers' activation tensors.
+    ``activations`` maps a model's name to the list of its layers' activation tensors; every
+    panel shares the value axis ``[-max_value, max_value]``, so a layer whose values shrink
+    shows as a narrowing spike. Each row is labelled with its standard deviation.
     """
     names = list(activations)
     depth = max(len(v) for v in activations.values())
     if max_value is None:
         max_value = max(float(t.abs().quantile(0.995)) for v in activations.values() for t in v)
-    fig, axes = plt.subplots(len(names), depth, figsize=(1.5 * depth, 2.2 * len(names)),
-                             sharex=True, sharey="row", constrained_layout=True, squeeze=False)
-    for row, name in enumerate(names):
-        for col in range(depth):
-            ax = axes[row, col]
-            if col >= len(activations[name]):
-                ax.axis("off")
-                continue
-            values = activations[name][col].detach().reshape(-1).numpy()
-            ax.hist(values, bins=50, range=(-max_value, max_value), color=color_of(row),
-                    histtype="stepfilled", label=name if col == 0 else None)
-            ax.set_title(f"layer {col + 1}: std {values.std():.2g}", fontsize=9)
-            if row == len(names) - 1:
-                ax.set_xlabel("activation value")
-            if col == 0:
-                ax.set_ylabel("count")
-                ax.legend(loc="upper left", fontsize=8)
+    bins = np.linspace(-max_value, max_value, 61)
+    centres = (bins[:-1] + bins[1:]) / 2
+    fig, axes = plt.subplots(1, len(names), figsize=(3.9 * len(names), 0.5 * depth + 1.4),
+                             sharex=True, sharey=True, constrained_layout=True, squeeze=False)
+    for k, (ax, name) in enumerate(zip(axes[0], names)):
+        for layer, values in enumerate(activations[name]):
+            values = values.detach().reshape(-1).numpy()
+            counts, _ = np.histogram(values, bins=bins)
+            height = 0.9 * counts / max(counts.max(), 1)
+            base = depth - 1 - layer                      # layer 1 at the top
+            ax.fill_between(centres, base, base + height, step="mid", color=color_of(k),
+                            alpha=0.75, linewidth=0)
+            ax.text(0.98, base + 0.3, f"std {values.std():.2g}", transform=ax.get_yaxis_transform(),
+                    ha="right", va="center", fontsize=9)
+        ax.set_yticks(range(depth), [f"layer {depth - i}" for i in range(depth)])
+        ax.set_ylim(-0.15, depth)
+        ax.grid(axis="y", visible=False)
+        ax.set(xlabel="activation value", title=name)
     fig.suptitle("Pre-activation values of each hidden layer on one mini-batch", fontsize=11)
     return fig
 
@@ -261,7 +296,7 @@ def plot_learning_rate_sweep(runs: Mapping[str, Mapping[float, Mapping]], show_l
     and ``"val_accuracy"`` (the final validation accuracy, or ``None`` when the loss became
     NaN). A run *trains* when it reaches ``accuracy_to_train``.
     """
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6), constrained_layout=True)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(7.8, 3.6), constrained_layout=True)
     for k, (name, by_lr) in enumerate(runs.items()):
         run = by_lr[show_lr]
         losses = np.asarray(run["losses"], dtype=float)
@@ -312,7 +347,7 @@ def plot_accuracy_vs_batch_size(accuracies: Mapping[str, Mapping[int, float]]) -
 def plot_whitening(x: torch.Tensor, outputs: Mapping[str, torch.Tensor]) -> plt.Figure:
     """Scatter plots of a 2-feature batch before and after each normalization."""
     panels = {"input": x, **outputs}
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.4 * len(panels), 3.4),
+    fig, axes = plt.subplots(1, len(panels), figsize=(2.6 * len(panels), 3.1),
                              constrained_layout=True)
     for k, (ax, (name, values)) in enumerate(zip(axes, panels.items())):
         v = values.detach().double()
@@ -320,6 +355,6 @@ def plot_whitening(x: torch.Tensor, outputs: Mapping[str, torch.Tensor]) -> plt.
         ax.scatter(v[:, 0], v[:, 1], s=6, alpha=0.6, color=color_of(k), label=f"corr {corr:+.2f}")
         ax.set_aspect("equal", adjustable="datalim")
         ax.set(xlabel="feature 1", ylabel="feature 2", title=name)
-        ax.legend(loc="upper left", fontsize=8)
+        ax.legend(loc="upper left", fontsize=8, frameon=True, framealpha=0.85, edgecolor="none")
     fig.suptitle("One mini-batch of two correlated features", fontsize=11)
     return fig
