@@ -541,3 +541,58 @@ def test_mc_predict_samples_masks_but_keeps_batch_norm_in_eval_mode():
     torch.testing.assert_close(running[1], reg.mc_predict(model, x, samples=2))
     model[3].p = 0.0
     torch.testing.assert_close(reg.mc_predict(model, x, samples=3), single)
+
+
+# --------------------------------------------------------------------------------------------
+# Figures of the regularization chapters
+# --------------------------------------------------------------------------------------------
+
+def test_loss_tick_labels_one_two_three_and_five_times_a_power_of_ten():
+    from lecture_code.widgets.regularization import _loss_tick
+
+    assert [_loss_tick(v) for v in (0.1, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0, 2.0, 30.0)] == \
+        ["0.1", "0.2", "0.3", "", "0.5", "", "1", "2", "30"]
+    assert _loss_tick(0.0) == "" and _loss_tick(-1.0) == ""
+
+
+def test_plot_lambda_sweep_fits_the_column_and_shows_the_chosen_run_next_to_lambda_zero():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from lecture_code.widgets.regularization import plot_lambda_sweep
+
+    g = gen(19)
+    split = Split(torch.randn(40, 5, generator=g), torch.randint(0, 2, (40,), generator=g),
+                  torch.randn(20, 5, generator=g), torch.randint(0, 2, (20,), generator=g), 2)
+    sweep = reg.lambda_sweep(split, [0.0, 0.1], penalty="l1", hidden=(), epochs=3,
+                             batch_size=None, lr=0.1, momentum=0.9, seeds=[0])
+    fig = plot_lambda_sweep(sweep, 0.1)
+    assert fig.get_figwidth() <= 8          # drawn for the book's column, not shrunk into it
+    hist, curves = fig.axes
+    labels = [t.get_text() for t in hist.get_legend().get_texts()]
+    assert labels[0].startswith("λ = 0: ") and labels[1].startswith("λ = 0.1: ")
+    assert hist.get_title() == "trained weights, L1 penalty"
+    assert [line.get_label() for line in curves.get_lines()] == [
+        "train, λ = 0", "val, λ = 0", "train, λ = 0.1", "val, λ = 0.1"]
+    only = plot_lambda_sweep(sweep, 0.0)    # λ = 0 itself: no grey reference
+    assert len(only.axes[1].get_lines()) == 2
+    plt.close("all")
+
+
+def test_plot_dropout_masks_fits_the_column_and_counts_the_dropped_units():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from lecture_code.widgets.regularization import plot_dropout_masks
+
+    fig = plot_dropout_masks(p=0.25, seed=1, batch=8, units=32)
+    assert fig.get_figwidth() <= 8
+    net, masks = fig.axes
+    assert masks.get_images()[0].get_array().shape == (8, 32)
+    dropped = masks.get_images()[0].get_array().mean()     # drawn as 1 - mask: dark = dropped
+    assert f"{dropped:.0%} dropped (expected 25%)" in masks.get_title()
+    assert "masks of a mini-batch (8 examples)" in masks.get_title()
+    assert "p = 0.25" in net.get_title()
+    plt.close("all")

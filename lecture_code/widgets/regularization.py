@@ -8,14 +8,16 @@
 
 Each explorer is a slider over a small grid of settings. A setting's figure is drawn once, kept
 as a PNG and shown in an ``ipywidgets.Image``, so moving back to it is instant and nothing is
-trained while the slider moves. The notebook first calls the plotting function for the default
-setting, so the online book (which has no kernel) shows the same figure.
+trained while the slider moves. For the online book, which has no kernel, the chapters show the
+same plotting functions' figures in kernel-free explorers
+(:func:`lecture_code.widgets.static.frame_explorer`).
 """
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
 import matplotlib.pyplot as plt
+import matplotlib.ticker as mticker
 import numpy as np
 import torch
 
@@ -34,6 +36,14 @@ def _closest(values: Sequence[float], value: float) -> float:
     return min(values, key=lambda v: abs(v - value))
 
 
+def _loss_tick(value: float, position=None) -> str:
+    """A log axis' tick label: ``%g`` for 1, 2, 3 and 5 times a power of ten, else none."""
+    if value <= 0:
+        return ""
+    leading = value / 10 ** np.floor(np.log10(value) + 1e-9)
+    return f"{value:g}" if any(abs(leading - d) < 1e-6 for d in (1, 2, 3, 5)) else ""
+
+
 def plot_lambda_sweep(sweep: LambdaSweep, lam: float | None = None, seed_index: int = 0,
                       tol: float = 1e-2):
     """Weight histogram and train/validation curves of the run with penalty strength ``lam``.
@@ -46,7 +56,7 @@ def plot_lambda_sweep(sweep: LambdaSweep, lam: float | None = None, seed_index: 
         raise TypeError(f"sweep must be a LambdaSweep, got {type(sweep).__name__}")
     lam = sweep.best("val_loss") if lam is None else _closest(sweep.lambdas, lam)
     check_int("seed_index", seed_index, low=0, high=len(sweep.seeds) - 1)
-    fig = plt.figure(figsize=(10, 3.8))
+    fig = plt.figure(figsize=(7.8, 4.3))
     ax_hist, ax_curve = fig.subplots(1, 2)
     reference = 0.0 if 0.0 in sweep.lambdas and lam != 0.0 else None
     all_weights = np.concatenate([sweep.weights[l][seed_index] for l in sweep.lambdas])
@@ -58,7 +68,7 @@ def plot_lambda_sweep(sweep: LambdaSweep, lam: float | None = None, seed_index: 
             continue
         w = sweep.weights[l][seed_index]
         near = (np.abs(w) < tol).mean()
-        ax_hist.hist(w, bins=bins, color=colour, alpha=alpha,
+        ax_hist.hist(w, bins=bins, color=colour, alpha=alpha, histtype="stepfilled",
                      label=f"λ = {l:g}: {near:.0%} of |w| < {tol:g}")
     ax_hist.set(xlabel="weight value", ylabel="number of weights", yscale="log",
                 title=f"trained weights, {penalty} penalty")
@@ -74,10 +84,20 @@ def plot_lambda_sweep(sweep: LambdaSweep, lam: float | None = None, seed_index: 
                           color=colour or color_of(1 + i), label=f"{split}, λ = {l:g}")
     ax_curve.set(xlabel="epoch", ylabel="cross-entropy (data loss, nats)", yscale="log",
                  title="learning curves")
-    ax_curve.legend(fontsize=8, loc="lower left", ncol=2)
+    low, high = ax_curve.get_ylim()
+    if high / low < 30:     # a decade or so: label 1, 2, 3 and 5 times the powers of ten
+        ax_curve.yaxis.set_major_formatter(mticker.FuncFormatter(_loss_tick))
+        ax_curve.yaxis.set_minor_formatter(mticker.FuncFormatter(_loss_tick))
+    else:                   # many decades: the powers of ten only, as plain numbers
+        ax_curve.yaxis.set_major_formatter(mticker.FormatStrFormatter("%g"))
+        ax_curve.yaxis.set_minor_formatter(mticker.NullFormatter())
+    ax_curve.xaxis.set_major_locator(mticker.MaxNLocator(integer=True))
+    # below the axes: inside, four curves leave no corner free in every run
+    ax_curve.legend(fontsize=8, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.16))
     fig.suptitle(f"λ = {lam:g}: final validation accuracy "
                  f"{sweep.histories[lam][seed_index]['val_accuracy'][-1]:.1%}", fontsize=11)
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.09, right=0.98, bottom=0.25, top=0.85, wspace=0.3)  # no layout
+    # engine: an explorer draws this figure once per frame
     return fig
 
 
@@ -138,7 +158,7 @@ def plot_dropout_masks(p: float = 0.5, seed: int = 0, layers: Sequence[int] = (5
     kept += [np.ones(layers[-1], bool)]
     batch_mask = dropout.sample_mask(torch.empty(batch, units)).numpy()
 
-    fig = plt.figure(figsize=(10, 3.8))
+    fig = plt.figure(figsize=(7.8, 4.0))
     ax_net, ax_mask = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.1, 1]})
     positions = []
     for i, n in enumerate(layers):
@@ -166,13 +186,13 @@ def plot_dropout_masks(p: float = 0.5, seed: int = 0, layers: Sequence[int] = (5
         ax_net.spines[side].set_visible(False)
     ax_net.set_ylim(-max(layers) / 2 - 1.6, max(layers) / 2 + 0.5)
     ax_net.legend(loc="lower center", ncol=2, fontsize=8)
-    ax_net.set_title(f"one sampled sub-network (p = {p:g})")
+    ax_net.set_title(f"one sampled sub-network\n(drop probability p = {p:g})")
 
     ax_mask.imshow(1 - batch_mask, cmap="Greys", vmin=0, vmax=1.25, aspect="auto",
                    interpolation="nearest")
     ax_mask.set(xlabel=f"hidden unit (of {units})", ylabel="example in the mini-batch",
-                title=f"masks of a mini-batch: {1 - batch_mask.mean():.0%} dropped "
-                      f"(expected {p:.0%})")
+                title=f"masks of a mini-batch ({batch} examples):\n"
+                      f"{1 - batch_mask.mean():.0%} dropped (expected {p:.0%})")
     ax_mask.grid(False)
     fig.suptitle("dark = dropped; each forward pass draws new masks", fontsize=10)
     fig.tight_layout()
