@@ -221,6 +221,24 @@ def test_gallery_helpers():
     gallery.gallery_figure(image, A.RandomRotation(), rows=1, cols=3)
 
 
+def test_gallery_overview_fits_the_column_with_legible_row_labels():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    image = gallery.load_image("chelsea", 24)
+    fig = gallery.gallery_overview(image, draws=5)
+    assert fig.get_figwidth() <= 8                  # drawn for the book's column
+    rows = fig.axes[::6]                            # the first column: the originals
+    labels = [ax.get_ylabel() for ax in rows]
+    names = list(gallery.default_gallery(24))
+    assert [label.replace("\n", " ") for label in labels] == names   # wrapped, not cut
+    assert all(len(line) <= 13 for label in labels for line in label.split("\n"))
+    assert min(ax.yaxis.label.get_fontsize() for ax in rows) >= 8
+    assert [ax.get_title() for ax in fig.axes[:6]] == ["original"] + [f"draw {j}" for j in range(1, 6)]
+    plt.close("all")
+
+
 def test_gallery_widget_builds():
     pytest.importorskip("ipywidgets")
     import matplotlib
