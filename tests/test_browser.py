@@ -272,6 +272,20 @@ OVERFLOW = r"""
 """
 
 
+# A printed table (columns aligned by runs of spaces) must not wrap its lines: it scrolls.
+WRAPPED_TABLES = r"""
+() => [...document.querySelectorAll('article.bd-article .cell_output pre')]
+  .filter(pre => pre.textContent.split('\n').filter(l => /\S {2,}\S/.test(l)).length >= 2)
+  .filter(pre => {
+    const lines = pre.textContent.replace(/\n$/, '').split('\n').length;
+    const style = getComputedStyle(pre);
+    const inner = pre.clientHeight - parseFloat(style.paddingTop) - parseFloat(style.paddingBottom);
+    return inner > (lines + 0.5) * parseFloat(style.lineHeight);
+  })
+  .map(pre => pre.textContent.slice(0, 60))
+"""
+
+
 @pytest.mark.parametrize("width", [1280, 390])
 @pytest.mark.parametrize("path", toc_pages())
 def test_nothing_runs_past_the_article_and_no_scaffolding_shows(browser, site_url, path, width):
@@ -283,6 +297,7 @@ def test_nothing_runs_past_the_article_and_no_scaffolding_shows(browser, site_ur
         page.goto(urljoin(site_url, path), wait_until="load")
         page.wait_for_timeout(1000)                       # MathJax typesets
         assert page.evaluate(OVERFLOW) == []
+        assert page.evaluate(WRAPPED_TABLES) == [], "printed tables whose lines wrap"
         searches = page.locator(".search-button__button").evaluate_all(
             "els => els.filter(e => e.offsetParent !== null).length")
         assert searches == 1, f"{searches} search controls on the page, not one"
