@@ -296,7 +296,7 @@ def plot_learning_rate_sweep(runs: Mapping[str, Mapping[float, Mapping]], show_l
     and ``"val_accuracy"`` (the final validation accuracy, or ``None`` when the loss became
     NaN). A run *trains* when it reaches ``accuracy_to_train``.
     """
-    fig, (left, right) = plt.subplots(1, 2, figsize=(7.8, 3.6), constrained_layout=True)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(7.8, 4.0), constrained_layout=True)
     for k, (name, by_lr) in enumerate(runs.items()):
         run = by_lr[show_lr]
         losses = np.asarray(run["losses"], dtype=float)
@@ -318,13 +318,14 @@ def plot_learning_rate_sweep(runs: Mapping[str, Mapping[float, Mapping]], show_l
                            markersize=10, markeredgewidth=2, clip_on=False)
     left.set(xlabel="SGD step", ylabel="mini-batch loss (cross-entropy)",
              title=f"Training at learning rate {show_lr:g}", ylim=(0, 4))
-    left.legend(loc="center right")
+    left.legend(loc="upper center", bbox_to_anchor=(0.5, -0.17), fontsize=9)   # below: the
+    # curves fill the panel
     right.axhline(100 * accuracy_to_train, color="grey", linestyle="--",
                   label=f"'trains': {100 * accuracy_to_train:.0f} %")
     right.plot([], [], "x", color="black", label="loss became NaN")
     right.set(xlabel="learning rate (log scale)", ylabel="final validation accuracy (%)",
               title="Which learning rates train?", ylim=(0, 100))
-    right.legend(fontsize=8, loc="lower left")
+    right.legend(fontsize=8, loc="center left")
     return fig
 
 
