@@ -126,17 +126,23 @@ def loss_curves_figure(curves: Mapping[tuple[int, float], LossCurve], batch_size
     return _whole(fig)
 
 
-def batch_size_frames(curves: Mapping[tuple[int, float], LossCurve],
-                      batch_size: int | None = None, lr: float | None = None):
-    """The kernel-free form of :func:`batch_size_explorer`: sliders for B and α over frames of
-    :func:`plot_loss_curves`, one per run of the grid, starting at ``batch_size`` and ``lr``
-    (by default the middle of the grid). Nothing is trained: the frames re-plot ``curves``."""
+def _grid_start(curves, batch_size, lr):
+    """The grid's batch sizes and rates, and the setting to start at (default: the middle)."""
     batch_sizes = sorted({b for b, _ in curves})
     rates = sorted({r for _, r in curves})
     batch_size = batch_sizes[len(batch_sizes) // 2] if batch_size is None else batch_size
     lr = rates[len(rates) // 2] if lr is None else lr
     if (batch_size, lr) not in curves:
         raise ValueError(f"no run with batch_size={batch_size} and lr={lr} in the grid")
+    return batch_sizes, rates, batch_size, lr
+
+
+def batch_size_frames(curves: Mapping[tuple[int, float], LossCurve],
+                      batch_size: int | None = None, lr: float | None = None):
+    """The kernel-free form of :func:`batch_size_explorer`: sliders for B and α over frames of
+    :func:`plot_loss_curves`, one per run of the grid, starting at ``batch_size`` and ``lr``
+    (by default the middle of the grid). Nothing is trained: the frames re-plot ``curves``."""
+    batch_sizes, rates, batch_size, lr = _grid_start(curves, batch_size, lr)
     return frame_explorer(
         lambda batch_size, lr: loss_curves_figure(curves, batch_size, lr),
         slider("batch_size", batch_sizes, "batch size B", start=batch_sizes.index(batch_size)),
@@ -156,13 +162,8 @@ def batch_size_explorer(curves: Mapping[tuple[int, float], LossCurve],
     ``lr``, by default the middle of the grid); nothing is trained when a slider moves.
     """
     import ipywidgets as w
-    batch_sizes = sorted({b for b, _ in curves})
-    rates = sorted({r for _, r in curves})
+    batch_sizes, rates, batch_size, lr = _grid_start(curves, batch_size, lr)
     style = {"description_width": "110px"}
-    batch_size = batch_sizes[len(batch_sizes) // 2] if batch_size is None else batch_size
-    lr = rates[len(rates) // 2] if lr is None else lr
-    if (batch_size, lr) not in curves:
-        raise ValueError(f"no run with batch_size={batch_size} and lr={lr} in the grid")
     b_slider = w.SelectionSlider(options=batch_sizes, value=batch_size,
                                  description="batch size B", style=style)
     lr_slider = w.SelectionSlider(options=rates, value=lr, description="learning rate α",
