@@ -216,7 +216,7 @@ def test_batch_size_frames_one_frame_per_run_starting_at_the_chosen_one():
     assert len(explorer.frames) == 4
     assert [c.values for c in explorer.controls] == [(4, 16), (0.1, 0.3)]
     assert explorer.start == 2                                  # (B = 16, α = 0.1), row-major
-    assert explorer.alt(2).endswith("(batch size B 16, learning rate α 0.1)")
+    assert explorer.alt(2).endswith("(batch size B: 16, learning rate α: 0.1)")
     assert figures.batch_size_frames(curves).start == 3         # the middle of the grid
     with pytest.raises(ValueError, match="batch_size=8"):
         figures.batch_size_frames(curves, batch_size=8, lr=0.1)
@@ -329,7 +329,7 @@ def test_conditioning_frames_over_kappa_and_lr():
                                            condition_number=20, lr=1.8)
     assert len(explorer.frames) == 6 and explorer.start == 4    # (κ = 20, α = 1.8)
     assert len(set(explorer.frames)) == 6                       # no control does nothing
-    assert explorer.alt(4).endswith("(condition κ 20, learning rate α 1.8)")
+    assert explorer.alt(4).endswith("(condition κ: 20, learning rate α: 1.8)")
     assert "10 steps" in explorer.description
     with pytest.raises(ValueError, match="condition_number=5"):
         figures.conditioning_frames([1, 20], [1.0], condition_number=5)

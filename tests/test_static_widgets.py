@@ -32,7 +32,7 @@ def test_one_frame_per_combination_row_major_and_only_the_start_one_visible():
     assert len(frames) == 6
     assert [hidden for _, hidden, _, _ in frames] == [
         " hidden", " hidden", " hidden", "", " hidden", " hidden"]   # (1, 1) -> 1 * 2 + 1
-    assert frames[3][0] == "A line (slope a 1.0, colour C3)"
+    assert frames[3][0] == "A line (slope a: 1.0, colour: C3)"
     pngs = [base64.b64decode(data) for *_, data in frames]
     assert all(png.startswith(b"\x89PNG") for png in pngs) and len(set(pngs)) == 6
     # shown at half the drawn width: sharp on high-dpi screens, the same size elsewhere
@@ -54,7 +54,7 @@ def test_the_controls_carry_what_the_page_script_needs():
 def test_frame_slider_is_the_one_control_form():
     explorer = frame_slider("slope", [0.5, 1.0], draw, label=lambda v: f"a = {v}", start=1,
                             description="A line")
-    assert explorer.start == 1 and explorer.alt(0) == "A line (slope a = 0.5)"
+    assert explorer.start == 1 and explorer.alt(0) == "A line (slope: a = 0.5)"
 
 
 def test_bad_arguments():

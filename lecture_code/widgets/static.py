@@ -9,7 +9,8 @@ chosen settings, with no server, no library and no network. The frames come from
 
 Frames are stored row-major: with controls of sizes ``n_1, ..., n_k`` the frame of choices
 ``(i_1, ..., i_k)`` is number ``((i_1 * n_2) + i_2) * n_3 + ...``, as ``itertools.product``
-enumerates them. Each frame's alt text is the explorer's description followed by its settings.
+enumerates them. Each frame's alt text is the explorer's description followed by its settings
+("title: value, ...").
 """
 from __future__ import annotations
 
@@ -114,7 +115,7 @@ class FrameExplorer:
         parts = []
         for control in reversed(self.controls):
             index, choice = divmod(index, len(control.values))
-            parts.append(f"{control.title} {control.texts[choice]}")
+            parts.append(f"{control.title}: {control.texts[choice]}")
         return f"{self.description} ({', '.join(reversed(parts))})"
 
     @staticmethod
