@@ -436,39 +436,13 @@ def dashboard(run: BugRun, reference: BugRun | None = None, title: str | None = 
 def show(fig) -> bytes:
     """Show ``fig`` as the book shows figures (drawn at 2x, shown at 1x) and return its PNG.
 
-    The figure is drawn once, on its whole canvas: a dashboard's layout is fixed and leaves room
-    for every label, so the trimming of :func:`~lecture_code.plotting.figure_png` (two more
-    draws, most of the time these figures take) is not needed. The PNG records its smallest
-    drawn text as ``figure_png`` does. In IPython it is displayed with its 1x width and height;
-    elsewhere nothing is shown. The figure is closed. The bytes can become a frame of a
+    The figure is drawn once, on its whole canvas (``figure_png(tight=False)``): a dashboard's
+    layout is fixed and leaves room for every label, so trimming (a second draw) is not needed.
+    The figure is closed. The bytes can become a frame of a
     :class:`~lecture_code.widgets.static.FrameExplorer` without drawing the figure again.
     """
-    import io
+    from .plotting import figure_png, show_png
 
-    import matplotlib.pyplot as plt
-    import numpy as np
-    from PIL import Image as PILImage
-    from PIL.PngImagePlugin import PngInfo
-
-    from .plotting import SMALLEST_TEXT_KEY, _DrawnText
-
-    dpi = 2 * fig.dpi
-    fig.set_dpi(dpi)
-    with _DrawnText() as drawn:
-        fig.canvas.draw()
-    info = PngInfo()
-    info.add_text(SMALLEST_TEXT_KEY, f"{min(drawn.sizes, default=0.0):g} pt {dpi:g} dpi")
-    buffer = io.BytesIO()
-    PILImage.fromarray(np.asarray(fig.canvas.buffer_rgba())[..., :3]).save(
-        buffer, format="png", pnginfo=info)
-    plt.close(fig)
-    png = buffer.getvalue()
-    try:
-        from IPython import get_ipython
-        from IPython.display import Image, display
-    except ImportError:
-        return png
-    if get_ipython() is not None:
-        width, height = PILImage.open(io.BytesIO(png)).size
-        display(Image(data=png, format="png", width=width // 2, height=height // 2))
+    png = figure_png(fig, scale=2.0, tight=False)
+    show_png(png)
     return png

@@ -69,25 +69,47 @@ class _DrawnText:
         Text.draw = self._draw
 
 
-def figure_png(fig, scale: float = 2.0, close: bool = True) -> bytes:
+def figure_png(fig, scale: float = 2.0, close: bool = True, tight: bool = True) -> bytes:
     """The figure as PNG bytes at ``scale`` times its dpi (2: sharp on high-dpi screens).
 
     The smallest text actually drawn (tick labels outside the view are not) is written into the
-    PNG under :data:`SMALLEST_TEXT_KEY`. ``close`` closes the figure, so a notebook does not
-    also show it inline.
+    PNG under :data:`SMALLEST_TEXT_KEY`. ``tight`` trims the canvas to what is drawn (one more
+    draw); a figure with a fixed layout that leaves room for every label can skip it.
+    ``close`` closes the figure, so a notebook does not also show it inline.
     """
     if not scale > 0:
         raise ValueError(f"scale must be > 0, got {scale!r}")
     dpi = fig.dpi * scale
-    with _DrawnText() as drawn:
-        fig.canvas.draw()
-    smallest = min(drawn.sizes, default=0.0)
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight",
-                metadata={SMALLEST_TEXT_KEY: f"{smallest:g} pt {dpi:g} dpi"})
+    with _DrawnText() as drawn:          # recorded while savefig draws: no extra draw
+        fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight" if tight else None)
     if close:
         plt.close(fig)
-    return buffer.getvalue()
+    record = f"{min(drawn.sizes, default=0.0):g} pt {dpi:g} dpi"
+    return _with_text_chunk(buffer.getvalue(), SMALLEST_TEXT_KEY, record)
+
+
+def _with_text_chunk(png: bytes, key: str, value: str) -> bytes:
+    """``png`` with a tEXt chunk ``key: value`` inserted after its IHDR chunk."""
+    body = key.encode("latin-1") + b"\0" + value.encode("latin-1")
+    crc = zlib.crc32(b"tEXt" + body)
+    chunk = struct.pack(">I", len(body)) + b"tEXt" + body + struct.pack(">I", crc)
+    end_of_header = 8 + 12 + struct.unpack(">I", png[8:12])[0]
+    return png[:end_of_header] + chunk + png[end_of_header:]
+
+
+def show_png(png: bytes, scale: float = 2.0) -> None:
+    """Display PNG bytes drawn at ``scale`` times the figure's dpi at 1x size, in IPython
+    (nothing elsewhere)."""
+    try:
+        from IPython import get_ipython
+        from IPython.display import Image, display
+    except ImportError:
+        return
+    if get_ipython() is not None:
+        width, height = png_size(png)
+        display(Image(data=png, format="png", width=round(width / scale),
+                      height=round(height / scale)))
 
 
 def png_size(png: bytes) -> tuple[int, int]:
