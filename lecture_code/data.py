@@ -3,8 +3,10 @@
 * :func:`digits` — scikit-learn's 8×8 handwritten digits (1797 images, shipped with sklearn).
 * :func:`mnist1d` — MNIST-1D (Greydanus 2020), made by the ``mnist1d`` package's *local*
   generator; its download helper is never called.
+* :func:`cifar10` — CIFAR-10 read from a folder the user already has (python-pickle layout),
+  for the GPU-sized comparison; never downloaded.
 
-Both return a :class:`Split` of float32 features and int64 labels, standardised with the
+The first two return a :class:`Split` of float32 features and int64 labels, standardised with the
 training set's statistics only (the validation set must not leak into preprocessing).
 """
 from __future__ import annotations
@@ -92,3 +94,60 @@ def mnist1d(*, num_samples: int = 4000, val_fraction: float = 0.2, seed: int = 0
     x = np.concatenate([data["x"], data["x_test"]])
     y = np.concatenate([data["y"], data["y_test"]])
     return _split(x, y, val_fraction, seed, standardize, num_classes=10)
+
+
+#: The files of CIFAR-10's "python version" (Krizhevsky 2009), in the folder its archive unpacks to.
+CIFAR10_FOLDER = "cifar-10-batches-py"
+CIFAR10_FILES = tuple(f"data_batch_{k}" for k in range(1, 6)) + ("test_batch",)
+
+
+def _cifar10_batch(path) -> tuple[np.ndarray, np.ndarray]:
+    import pickle
+
+    with open(path, "rb") as f:
+        try:
+            batch = pickle.load(f, encoding="bytes")
+        except Exception as error:   # a truncated or foreign file: say which one
+            raise ValueError(f"data_dir: {path} is not a CIFAR-10 python batch ({error})") from error
+    if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
+        raise ValueError(f"data_dir: {path} has no b'data' and b'labels' entries; expected "
+                         "the python-pickle layout of CIFAR-10")
+    data = np.asarray(batch[b"data"], dtype=np.uint8)
+    labels = np.asarray(batch[b"labels"], dtype=np.int64)
+    if data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or len(data) != len(labels):
+        raise ValueError(f"data_dir: {path} holds data of shape {data.shape} and {len(labels)} "
+                         "labels; expected (N, 3072) uint8 rows and N labels")
+    return data.reshape(-1, 3, 32, 32), labels
+
+
+def cifar10(data_dir) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
+    """CIFAR-10 read from a local folder in the standard python-pickle layout (never downloaded).
+
+    ``data_dir`` is the folder holding ``data_batch_1`` … ``data_batch_5`` and ``test_batch``,
+    or the folder above it that holds ``cifar-10-batches-py/``. Returns ``(x_train, y_train),
+    (x_test, y_test)``: float32 images of shape (N, 3, 32, 32), standardised per channel with
+    the training images' statistics, and int64 labels 0–9. The files are Python pickles: read
+    only copies you trust.
+    """
+    from pathlib import Path
+
+    if not isinstance(data_dir, (str, Path)):
+        raise TypeError(f"data_dir must be a path, got {data_dir!r} of type {type(data_dir).__name__}")
+    folder = Path(data_dir)
+    if (folder / CIFAR10_FOLDER).is_dir():
+        folder = folder / CIFAR10_FOLDER
+    missing = [name for name in CIFAR10_FILES if not (folder / name).is_file()]
+    if missing:
+        raise ValueError(f"data_dir={str(data_dir)!r} lacks {', '.join(missing)}: it must hold "
+                         f"CIFAR-10's python batches {', '.join(CIFAR10_FILES)} (or a "
+                         f"{CIFAR10_FOLDER}/ folder with them); this book never downloads them")
+    parts = [_cifar10_batch(folder / name) for name in CIFAR10_FILES]
+    x_train = torch.from_numpy(np.concatenate([x for x, _ in parts[:-1]])).float() / 255
+    y_train = torch.from_numpy(np.concatenate([y for _, y in parts[:-1]]))
+    x_test = torch.from_numpy(parts[-1][0]).float() / 255
+    y_test = torch.from_numpy(parts[-1][1])
+    if y_train.min() < 0 or y_train.max() > 9 or y_test.min() < 0 or y_test.max() > 9:
+        raise ValueError(f"data_dir={str(data_dir)!r}: labels must lie in 0-9")
+    mean = x_train.mean(dim=(0, 2, 3), keepdim=True)
+    std = x_train.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-6)
+    return ((x_train - mean) / std, y_train), ((x_test - mean) / std, y_test)

@@ -9,7 +9,7 @@ COMMANDS = {
     "profile": "where one optimizer step spends its time (cProfile, kernel loops)",
     "widgets": "time to recompute a widget's trajectory",
     "baselines": "the MNIST-1D paper's four baselines with its setup, beside its numbers",
-    "compare": "train small models with every Adam-family optimizer (the AdaNorm table, small)",
+    "compare": "every Adam-family optimizer with its learning rate tuned (the AdaNorm table, small)",
     "transfer": "pretrain the transfer chapter's SmallCNN; measure the 2×2 transfer table",
     "grading": "submissions per minute of the autograder at 1 and 2 parallel jobs",
 }
