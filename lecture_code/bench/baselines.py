@@ -106,15 +106,16 @@ def paper_data(num_samples: int = 5000):
     return (as_x(data["x"]), as_y(data["y"])), (as_x(data["x_test"]), as_y(data["y_test"]))
 
 
-class _TestAccuracy(Callback):
-    """The test accuracy every ``every`` steps (the paper evaluates every 250)."""
+class AccuracyEvery(Callback):
+    """The accuracy on ``data`` (inputs, targets) every ``every`` steps, in ``accuracies``
+    (the paper evaluates its test set every 250 steps)."""
 
-    def __init__(self, test, every: int):
-        self.test, self.every, self.accuracies = test, every, []
+    def __init__(self, data, every: int):
+        self.data, self.every, self.accuracies = data, every, []
 
     def on_step_end(self, step, loss, model, optimizer):
         if step % self.every == 0:
-            self.accuracies.append(evaluate(model, *self.test)["accuracy"])
+            self.accuracies.append(evaluate(model, *self.data)["accuracy"])
 
 
 def run_one(name: str, seed: int, train_data, test_data, *, steps: int = 6000,
@@ -127,7 +128,7 @@ def run_one(name: str, seed: int, train_data, test_data, *, steps: int = 6000,
     model = MODELS[name]().to(device)
     train_data = tuple(t.to(device) for t in train_data)
     test_data = tuple(t.to(device) for t in test_data)
-    probe = _TestAccuracy(test_data, every=250)
+    probe = AccuracyEvery(test_data, every=250)
     start = time.perf_counter()
     history: History = train(model, Adam(model.parameters(), lr=lr), train_data,
                              epochs=None, max_steps=steps, batch_size=batch_size,

@@ -51,9 +51,9 @@ import torch
 from torch import nn
 
 from ..optimizers import OPTIMIZERS
-from ..training import Callback, TrainingDiverged, evaluate, train
+from ..training import TrainingDiverged, evaluate, train
 from . import RESULTS, provenance, write_report
-from .baselines import ConvNet1d, ResidualMLP, paper_data
+from .baselines import AccuracyEvery, ConvNet1d, ResidualMLP, paper_data
 
 #: The optimizers compared, in table order: the four bases of the AdaNorm table without and with
 #: AdaNorm, then Adam with the chapter's two other techniques.
@@ -162,15 +162,6 @@ FIELDS = ("task", "optimizer", "lr", "seed", "steps", "batch_size", "val_accurac
           "diverged_at", "val_curve")
 
 
-class _ValidationCurve(Callback):
-    def __init__(self, val, every: int):
-        self.val, self.every, self.accuracies = val, every, []
-
-    def on_step_end(self, step, loss, model, optimizer):
-        if step % self.every == 0:
-            self.accuracies.append(evaluate(model, *self.val)["accuracy"])
-
-
 def run_one(task: Task, optimizer_name: str, lr: float, seed: int, data, device) -> dict:
     """Train ``task``'s model from seed ``seed``'s initial weights with one optimizer and rate;
     the CSV row. A run whose loss becomes NaN/inf is recorded with the step it diverged at."""
@@ -179,7 +170,7 @@ def run_one(task: Task, optimizer_name: str, lr: float, seed: int, data, device)
     model = task.model().to(device)
     generator = torch.Generator().manual_seed(seed)      # ... and batch order for every run
     optimizer = OPTIMIZERS[optimizer_name](model.parameters(), lr=lr)
-    probe = _ValidationCurve(val_data, task.eval_every)
+    probe = AccuracyEvery(val_data, task.eval_every)
     row = {"task": task.title, "optimizer": optimizer_name, "lr": lr, "seed": seed,
            "steps": task.steps, "batch_size": task.batch_size}
     start = time.perf_counter()
