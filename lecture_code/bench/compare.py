@@ -497,7 +497,7 @@ def main(argv: list[str] | None = None) -> int:
                         default=list(OPTIMIZER_NAMES), metavar="NAME",
                         help="optimizers to compare (default: the chapter's ten)")
     parser.add_argument("--lrs", type=float, nargs="+", help="the initial grid (default: "
-                        "5e-4 to 6.4e-2 by factors of 2)")
+                        "1e-3 to 6.4e-2 by factors of 2)")
     parser.add_argument("--tune-seeds", type=int, nargs="+", help="seeds that choose the rate")
     parser.add_argument("--seeds", type=int, nargs="+", help="seeds reported at the tuned rate")
     parser.add_argument("--max-widen", type=int, help="rates added at most at the grid's ends")
