@@ -181,11 +181,11 @@ def run_one(task: Task, optimizer_name: str, lr: float, seed: int, data, device)
     except TrainingDiverged as error:
         return {**row, "val_accuracy": math.nan, "test_accuracy": math.nan,
                 "train_loss": math.nan, "seconds": round(time.perf_counter() - start, 2),
-                "steps_to_target": "", "seconds_to_target": "", "diverged_at": error.step,
-                "val_curve": " ".join(f"{a:.4f}" for a in probe.accuracies)}
+                "steps_to_target": None, "seconds_to_target": None, "diverged_at": error.step,
+                "val_curve": np.array(probe.accuracies)}
     seconds = time.perf_counter() - start
     reached = [i for i, a in enumerate(probe.accuracies) if a >= task.target]
-    steps_to_target = (reached[0] + 1) * task.eval_every if reached else ""
+    steps_to_target = (reached[0] + 1) * task.eval_every if reached else None
     return {**row,
             "val_accuracy": round(evaluate(model, *val_data)["accuracy"], 6),
             "test_accuracy": round(evaluate(model, *test_data)["accuracy"], 6),
@@ -194,15 +194,14 @@ def run_one(task: Task, optimizer_name: str, lr: float, seed: int, data, device)
             "steps_to_target": steps_to_target,
             # the loop's time per step (evaluations included) times the steps it took
             "seconds_to_target": (round(seconds * steps_to_target / task.steps, 2)
-                                  if reached else ""),
-            "diverged_at": "",
-            "val_curve": " ".join(f"{a:.4f}" for a in probe.accuracies)}
+                                  if reached else None),
+            "diverged_at": None,
+            "val_curve": np.array(probe.accuracies)}
 
 
-def _worker(job):
-    """One run in a worker process (``--jobs``): each worker trains on one thread."""
+def _run_job(job):
+    """One run of the sweep, in this process or in a worker (``--jobs``)."""
     task, optimizer_name, lr, seed, device, data_dir = job
-    torch.set_num_threads(1)
     return run_one(task, optimizer_name, lr, seed, load(task.dataset, data_dir),
                    torch.device(device))
 
@@ -233,11 +232,8 @@ def read_csv(path) -> list[dict]:
 
 def _write_csv(rows: list[dict], path: Path) -> None:
     def plain(row):
-        out = dict(row)
-        out["val_curve"] = (" ".join(f"{a:.4f}" for a in row["val_curve"])
-                            if isinstance(row["val_curve"], np.ndarray) else row["val_curve"])
-        for key in ("steps_to_target", "seconds_to_target", "diverged_at"):
-            out[key] = "" if out[key] is None else out[key]
+        out = {key: "" if value is None else value for key, value in row.items()}
+        out["val_curve"] = " ".join(f"{a:.4f}" for a in row["val_curve"])
         return out
 
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -249,9 +245,9 @@ def _write_csv(rows: list[dict], path: Path) -> None:
     tmp.replace(path)                         # never a half-written CSV, even on ^C
 
 
-def _key(row) -> tuple:
-    return row["task"], row["optimizer"], float(f"{row['lr']:.6g}"), int(row["seed"]), \
-        int(row["steps"]), int(row["batch_size"])
+def _key(task: str, optimizer: str, lr: float, seed: int, steps: int, batch_size: int) -> tuple:
+    """What identifies a run (the rate to 6 significant digits, as the CSV round-trips it)."""
+    return task, optimizer, float(f"{lr:.6g}"), int(seed), int(steps), int(batch_size)
 
 
 # --- the analysis -----------------------------------------------------------------------------------
@@ -331,18 +327,21 @@ def untuned_results(rows, task: str, optimizers, protocol: Protocol) -> dict[str
 # --- the sweep ------------------------------------------------------------------------------------------
 def _pending(rows, tasks, optimizers, protocol):
     """The runs still missing, with widening: the next batch of (task, optimizer, lr, seed)."""
-    done = {_key(r) for r in rows}
+    done = {_key(r["task"], r["optimizer"], r["lr"], r["seed"], r["steps"], r["batch_size"])
+            for r in rows}
     todo = []
     for task in tasks:
         for optimizer in optimizers:
+            def missing(lr, seed):
+                return _key(task.title, optimizer, lr, seed, task.steps, task.batch_size) not in done
+
             have = sorted({r["lr"] for r in _runs(rows, task.title, optimizer)} | set(protocol.lrs))
             grid = [lr for lr in have if lr in protocol.lrs or _runs(rows, task.title, optimizer, lr,
                                                                       protocol.tune_seeds)]
-            missing = [(lr, s) for lr in grid for s in protocol.tune_seeds
-                       if (task.title, optimizer, float(f"{lr:.6g}"), s, task.steps,
-                           task.batch_size) not in done]
-            if missing:
-                todo += [(task, optimizer, lr, s) for lr, s in missing]
+            untuned = [(task, optimizer, lr, s) for lr in grid for s in protocol.tune_seeds
+                       if missing(lr, s)]
+            if untuned:
+                todo += untuned
                 continue
             best = tuned_lr(rows, task.title, optimizer, protocol.tune_seeds)
             widened = len(grid) - len(protocol.lrs)
@@ -352,8 +351,7 @@ def _pending(rows, tasks, optimizers, protocol):
                 continue
             rates = [best] + ([protocol.fixed_lr] if protocol.fixed_lr not in (None, best) else [])
             todo += [(task, optimizer, lr, s) for lr in rates for s in protocol.seeds
-                     if (task.title, optimizer, float(f"{lr:.6g}"), s, task.steps,
-                         task.batch_size) not in done]
+                     if missing(lr, s)]
     return todo
 
 
@@ -370,13 +368,14 @@ def sweep(tasks: list[Task], optimizers, protocol: Protocol, csv_path: Path,
     if jobs > 1:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
-        pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"))
+        pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=torch.set_num_threads, initargs=(1,))
     try:
         while todo := _pending(rows, tasks, optimizers, protocol):
             bar.total = bar.n + len(todo)
             bar.refresh()
             jobs_ = [(task, o, lr, s, device, data_dir) for task, o, lr, s in todo]
-            results = pool.map(_worker, jobs_) if pool else map(_local_run, jobs_)
+            results = pool.map(_run_job, jobs_) if pool else map(_run_job, jobs_)
             for row in results:
                 rows.append(row)
                 _write_csv(rows, csv_path)           # after every run: nothing lost on ^C
@@ -386,13 +385,8 @@ def sweep(tasks: list[Task], optimizers, protocol: Protocol, csv_path: Path,
         bar.close()
         if pool:
             pool.shutdown(cancel_futures=True)
-    return read_csv(csv_path)
+    return rows
 
-
-def _local_run(job):
-    task, optimizer_name, lr, seed, device, data_dir = job
-    return run_one(task, optimizer_name, lr, seed, load(task.dataset, data_dir),
-                   torch.device(device))
 
 
 # --- the report --------------------------------------------------------------------------------------
@@ -450,6 +444,26 @@ def markdown(rows, tasks, optimizers, protocol: Protocol, elapsed: float) -> lis
     return lines
 
 
+def plot_sensitivity(ax, rows, task: str, optimizers, protocol: Protocol, legend_size=9) -> None:
+    """Mean validation accuracy of the tuning seeds against the learning rate, one line per
+    optimizer (dashed with AdaNorm), its tuned rate starred, Adam's default 1e-3 dotted."""
+    from ..plotting import color_of
+
+    for i, o in enumerate(optimizers):
+        curve = sensitivity(rows, task, o, protocol.tune_seeds)
+        lrs = sorted(curve)
+        best = tuned_lr(rows, task, o, protocol.tune_seeds)
+        ax.plot(lrs, [100 * curve[lr] for lr in lrs], marker="o", markersize=4, color=color_of(i),
+                linestyle="--" if o.endswith("Norm") else "-", label=o)
+        ax.plot(best, 100 * curve[best], marker="*", markersize=11, color=color_of(i),
+                linestyle="none")
+    ax.axvline(UNTUNED_LR, color="gray", linewidth=0.8, linestyle=":")
+    ax.text(UNTUNED_LR * 1.05, ax.get_ylim()[0] + 1, "Adam's default, 1e-3", fontsize=10,
+            color="gray")
+    ax.set(xscale="log", xlabel="learning rate", ylabel="validation accuracy (%)")
+    ax.legend(fontsize=legend_size, ncol=2, loc="lower right")
+
+
 def figure(rows, tasks, optimizers, protocol: Protocol, path: Path) -> None:
     """Per task: validation accuracy against the learning rate for every optimizer (left), test
     accuracy at the tuned rate with its 95 % interval (right)."""
@@ -464,16 +478,11 @@ def figure(rows, tasks, optimizers, protocol: Protocol, path: Path) -> None:
     fig, axes = plt.subplots(len(titles), 2, figsize=(11, 4.6 * len(titles)), squeeze=False)
     for (left, right), title in zip(axes, titles):
         result = tuned_results(rows, title, optimizers, protocol)
+        plot_sensitivity(left, rows, title, optimizers, protocol, legend_size=8)
+        left.set_title(f"{title}: sensitivity to the learning rate")
         for i, o in enumerate(optimizers):
-            curve = sensitivity(rows, title, o, protocol.tune_seeds)
-            lrs = np.array(sorted(curve))
-            left.plot(lrs, [100 * curve[lr] for lr in lrs], marker="o", color=color_of(i), label=o,
-                      markersize=3, linestyle="--" if "Norm" in o else "-")
             mean, half, _ = result[o]["test"]
             right.errorbar(100 * mean, i, xerr=100 * half, fmt="s", color=color_of(i), capsize=3)
-        left.set(xscale="log", xlabel="learning rate", ylabel="validation accuracy (%)",
-                 title=f"{title}: sensitivity to the learning rate")
-        left.legend(fontsize=8, ncol=2)
         right.set_yticks(range(len(optimizers)), optimizers)
         right.invert_yaxis()
         right.set(xlabel="test accuracy at the tuned rate (%), mean ± 95 % CI",
