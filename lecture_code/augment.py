@@ -34,7 +34,7 @@ __all__ = ["Augmentation", "Compose", "RandomHorizontalFlip", "RandomResizedCrop
            "RandomPerspective", "RandomBrightness", "RandomContrast", "RandomColorCast",
            "RandomGamma", "RandomSaturation", "AugmentedModel", "hflip", "rotate", "resized_crop",
            "perspective", "warp", "adjust_brightness", "adjust_contrast", "color_cast",
-           "adjust_gamma", "adjust_saturation", "grayscale"]
+           "adjust_gamma", "adjust_saturation", "grayscale", "roll_signals", "RandomSignalJitter"]
 
 
 # ----------------------------------------------------------------------------------- helpers
@@ -446,6 +446,45 @@ class AugmentedModel(nn.Module):
             with torch.no_grad():
                 x = self.transform(x, generator=self.generator)
         return self.model(x)
+
+
+# ------------------------------------------------------------------ 1-D signals (MNIST-1D)
+def roll_signals(x: torch.Tensor, shifts: torch.Tensor) -> torch.Tensor:
+    """Shift every signal of ``x`` (N, L) circularly by its own number of samples ``shifts``
+    (N integers; positive moves the signal to the right), as ``numpy.roll`` does one signal."""
+    if not isinstance(x, torch.Tensor) or x.dim() != 2:
+        raise ValueError(f"x must be a tensor of signals (N, L), got "
+                         f"{tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__}")
+    shifts = torch.as_tensor(shifts, device=x.device)
+    if shifts.shape != (len(x),) or shifts.is_floating_point():
+        raise ValueError(f"shifts must be {len(x)} integers, one per signal, got shape "
+                         f"{tuple(shifts.shape)} of dtype {shifts.dtype}")
+    length = x.shape[1]
+    source = (torch.arange(length, device=x.device) - shifts[:, None]) % length
+    return x.gather(1, source)
+
+
+class RandomSignalJitter:
+    """MNIST-1D's own label-preserving changes, drawn per signal (Greydanus 2020, whose
+    generator makes every example from its class template this way): a circular shift by a
+    whole number of samples in ``[-max_shift, max_shift]`` and a change of amplitude by a
+    factor in ``[1 - scale, 1 + scale]``. Works on signals ``(N, L)``."""
+
+    def __init__(self, max_shift: int, scale: float = 0.2):
+        self.max_shift = check_int("max_shift", max_shift, low=0)
+        self.scale = float(check_real("scale", scale, low=0.0, high=1.0, high_open=True))
+
+    def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        if not isinstance(x, torch.Tensor) or x.dim() != 2:
+            raise ValueError("RandomSignalJitter works on signals (N, L)")
+        n, where = len(x), generator.device if generator is not None else "cpu"
+        shifts = torch.randint(-self.max_shift, self.max_shift + 1, (n,), generator=generator,
+                               device=where)
+        amplitude = _uniform(n, 1 - self.scale, 1 + self.scale, generator, x.device, x.dtype)
+        return roll_signals(x, shifts.to(x.device)) * amplitude[:, None]
+
+    def __repr__(self) -> str:
+        return f"RandomSignalJitter(max_shift={self.max_shift}, scale={self.scale:g})"
 
 
 # ------------------------------------------------------------------- the digits experiment

@@ -10,6 +10,7 @@ COMMANDS = {
     "widgets": "time to recompute a widget's trajectory",
     "baselines": "the MNIST-1D paper's four baselines with its setup, beside its numbers",
     "compare": "every Adam-family optimizer with its learning rate tuned (the AdaNorm table, small)",
+    "regularization": "every regularizer tuned on a network that overfits: gap and test accuracy",
     "transfer": "pretrain the transfer chapter's SmallCNN; measure the 2×2 transfer table",
     "grading": "submissions per minute of the autograder at 1 and 2 parallel jobs",
 }

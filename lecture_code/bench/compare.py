@@ -38,7 +38,6 @@ for ``--device cuda``.
 from __future__ import annotations
 
 import argparse
-import csv
 import math
 import time
 from collections.abc import Callable
@@ -54,6 +53,7 @@ from ..optimizers import OPTIMIZERS
 from ..training import TrainingDiverged, evaluate, train
 from . import RESULTS, provenance, write_report
 from .baselines import AccuracyEvery, ConvNet1d, ResidualMLP, paper_data
+from .sweeps import curve_array, curve_text, job_map, paired, read_rows, t_interval, write_rows
 
 #: The optimizers compared, in table order: the four bases of the AdaNorm table without and with
 #: AdaNorm, then Adam with the chapter's two other techniques.
@@ -210,14 +210,7 @@ def _run_job(job):
 def read_csv(path) -> list[dict]:
     """The rows of a ``compare.csv``, with numbers as numbers (NaN for a diverged run's
     accuracies, None for a target not reached)."""
-    path = Path(path)
-    if not path.exists():
-        return []
-    with path.open(newline="") as f:
-        rows = list(csv.DictReader(f))
-    if rows and tuple(rows[0]) != FIELDS:
-        raise ValueError(f"{path}: columns {list(rows[0])} are not this bench's {list(FIELDS)}; "
-                         "move the file away or pass another --out")
+    rows = read_rows(path, FIELDS)
     for row in rows:
         for key in ("seed", "steps", "batch_size"):
             row[key] = int(row[key])
@@ -226,23 +219,17 @@ def read_csv(path) -> list[dict]:
         for key in ("steps_to_target", "diverged_at"):
             row[key] = int(row[key]) if row[key] else None
         row["seconds_to_target"] = float(row["seconds_to_target"]) if row["seconds_to_target"] else None
-        row["val_curve"] = np.array(row["val_curve"].split(), float)
+        row["val_curve"] = curve_array(row["val_curve"])
     return rows
 
 
 def _write_csv(rows: list[dict], path: Path) -> None:
     def plain(row):
         out = {key: "" if value is None else value for key, value in row.items()}
-        out["val_curve"] = " ".join(f"{a:.4f}" for a in row["val_curve"])
+        out["val_curve"] = curve_text(row["val_curve"])
         return out
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".csv.tmp")
-    with tmp.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=FIELDS)
-        writer.writeheader()
-        writer.writerows(plain(r) for r in rows)
-    tmp.replace(path)                         # never a half-written CSV, even on ^C
+    write_rows(rows, path, FIELDS, plain)     # never a half-written CSV, even on ^C
 
 
 def _key(task: str, optimizer: str, lr: float, seed: int, steps: int, batch_size: int) -> tuple:
@@ -276,18 +263,6 @@ def tuned_lr(rows, task: str, optimizer: str, tune_seeds) -> float:
     return max(curve, key=lambda lr: (-1.0 if math.isnan(curve[lr]) else curve[lr], -lr))
 
 
-def t_interval(values) -> tuple[float, float, int]:
-    """(mean, half-width of the 95 % Student-t confidence interval, n) of ``values``."""
-    from scipy.stats import t
-
-    values = np.asarray(values, float)
-    n = len(values)
-    if n < 2:
-        return float(values.mean()) if n else math.nan, math.nan, n
-    half = t.ppf(0.975, n - 1) * values.std(ddof=1) / math.sqrt(n)
-    return float(values.mean()), float(half), n
-
-
 def tuned_results(rows, task: str, optimizers, protocol: Protocol) -> dict[str, dict]:
     """Per optimizer: its tuned rate, the runs there (one per reported seed) and the summaries."""
     out = {}
@@ -308,13 +283,6 @@ def tuned_results(rows, task: str, optimizers, protocol: Protocol) -> dict[str, 
             "seconds": float(np.mean([r["seconds"] for r in runs])),
         }
     return out
-
-
-def paired(runs_a: list[dict], runs_b: list[dict], key: str = "test_accuracy"):
-    """The 95 % t-interval of ``b − a`` over the seeds both have (paired by seed)."""
-    a = {r["seed"]: r[key] for r in runs_a}
-    b = {r["seed"]: r[key] for r in runs_b}
-    return t_interval([b[s] - a[s] for s in sorted(a.keys() & b.keys())])
 
 
 def untuned_results(rows, task: str, optimizers, protocol: Protocol) -> dict[str, list[dict]]:
@@ -364,29 +332,20 @@ def sweep(tasks: list[Task], optimizers, protocol: Protocol, csv_path: Path,
 
     rows = read_csv(csv_path)
     bar = tqdm(desc="compare runs", unit="run", disable=not progress)
-    pool = None
-    if jobs > 1:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-        pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=torch.set_num_threads, initargs=(1,))
     try:
-        while todo := _pending(rows, tasks, optimizers, protocol):
-            bar.total = bar.n + len(todo)
-            bar.refresh()
-            jobs_ = [(task, o, lr, s, device, data_dir) for task, o, lr, s in todo]
-            results = pool.map(_run_job, jobs_) if pool else map(_run_job, jobs_)
-            for row in results:
-                rows.append(row)
-                _write_csv(rows, csv_path)           # after every run: nothing lost on ^C
-                bar.set_postfix_str(f"{row['optimizer']} lr {row['lr']:.2g} seed {row['seed']}")
-                bar.update()
+        with job_map(jobs) as run_all:
+            while todo := _pending(rows, tasks, optimizers, protocol):
+                bar.total = bar.n + len(todo)
+                bar.refresh()
+                for row in run_all(_run_job, [(task, o, lr, s, device, data_dir)
+                                              for task, o, lr, s in todo]):
+                    rows.append(row)
+                    _write_csv(rows, csv_path)           # after every run: nothing lost on ^C
+                    bar.set_postfix_str(f"{row['optimizer']} lr {row['lr']:.2g} seed {row['seed']}")
+                    bar.update()
     finally:
         bar.close()
-        if pool:
-            pool.shutdown(cancel_futures=True)
     return rows
-
 
 
 # --- the report --------------------------------------------------------------------------------------
