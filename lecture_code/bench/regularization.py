@@ -741,7 +741,7 @@ def plot_deltas(ax, rows, protocol: Protocol, techniques, regimes=None) -> None:
     ax.set_yticks(range(len(techniques)), techniques)
     ax.set_ylim(len(techniques) - 0.5, -0.5)
     ax.set_xlabel("test accuracy gain over no regularization (points, 95 % CI)")
-    ax.legend(fontsize=10, loc="lower right")
+    ax.legend(fontsize=10, loc="center right")
     ax.grid(axis="x", alpha=0.3)
 
 
