@@ -223,7 +223,7 @@ def test_a_diverged_run_is_recorded_not_lost(monkeypatch):
 
 def test_bad_command_lines_are_refused(tmp_path, capsys):
     for argv in (["--jobs", "0"], ["--regimes", "huge"], ["--tune-seeds", "11"],
-                 ["--seeds", "-1", "0", "1"]):
+                 ["--seeds", "-1", "0", "1"], ["--sizes", "0"], ["--digit-sizes", "5000"]):
         with pytest.raises(SystemExit):
             reg.main([*argv, "--out", str(tmp_path)])
     if not torch.cuda.is_available():
@@ -243,7 +243,9 @@ def test_a_csv_of_another_bench_is_refused(tmp_path):
 
 def test_the_quick_command_line(tmp_path):
     result = subprocess.run([sys.executable, "-m", "lecture_code.bench", "regularization",
-                             "--quick", "--regimes", "short", "--out", str(tmp_path)],
+                             "--quick", "--regimes", "short", "--digit-sizes", "--out",
+                             str(tmp_path)],
                             cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "Regime `short`" in (tmp_path / "regularization.md").read_text()
+    text = (tmp_path / "regularization.md").read_text()
+    assert "Regime `short`" in text and "Digits" not in text      # --digit-sizes alone: skipped

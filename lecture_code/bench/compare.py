@@ -426,15 +426,14 @@ def plot_sensitivity(ax, rows, task: str, optimizers, protocol: Protocol, legend
 def figure(rows, tasks, optimizers, protocol: Protocol, path: Path) -> None:
     """Per task: validation accuracy against the learning rate for every optimizer (left), test
     accuracy at the tuned rate with its 95 % interval (right)."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure      # no pyplot: a kernel's backend stays as it is
 
     from ..plotting import color_of, use_book_style
 
     use_book_style()
     titles = [t.title for t in tasks if any(r["task"] == t.title for r in rows)]
-    fig, axes = plt.subplots(len(titles), 2, figsize=(11, 4.6 * len(titles)), squeeze=False)
+    fig = Figure(figsize=(11, 4.6 * len(titles)))
+    axes = fig.subplots(len(titles), 2, squeeze=False)
     for (left, right), title in zip(axes, titles):
         result = tuned_results(rows, title, optimizers, protocol)
         plot_sensitivity(left, rows, title, optimizers, protocol, legend_size=8)
@@ -448,7 +447,6 @@ def figure(rows, tasks, optimizers, protocol: Protocol, path: Path) -> None:
                   title=f"{title}: tuned")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 # --- command line --------------------------------------------------------------------------------

@@ -18,7 +18,8 @@ amplitude changes) and early stopping, and writes
 
 The protocol, per regime and technique: train every strength of a small grid with the tuning
 seeds; the tuned strength has the best mean final **validation** accuracy; then train it with
-the remaining seeds and report **test** accuracy. Early stopping needs no extra run: every run
+the other reported seeds and report **test** accuracy over all of them (the tuning seeds
+included). Early stopping needs no extra run: every run
 records its validation accuracy every ``eval_every`` steps, and early stopping keeps the
 weights of the best one (its "strength", the stopping step, is chosen on validation too). For
 one seed every run starts from the same weights, trains on the same subset and sees the
@@ -678,27 +679,37 @@ def mean_curves(rows, regime: str, technique: str, config: str, protocol: Protoc
 def plot_curves(ax, rows, regime: str, protocol: Protocol, techniques=("none",),
                 loss_ax=None) -> None:
     """Training accuracy (dashed) and test accuracy (solid) against the step, mean over the
-    reported seeds, for each technique at its tuned configuration; the shaded band between
-    them is the generalization gap. ``loss_ax`` also gets the validation loss."""
+    reported seeds, for each technique at its tuned configuration. The generalization gap is
+    shaded for one technique; for several, a bracket at the last step marks each one's final
+    gap. ``loss_ax`` also gets the validation loss."""
     from ..plotting import color_of
 
     result = results(rows, regime, protocol)
     for i, label in enumerate(techniques):
         curves = mean_curves(rows, regime, label, result[label]["config"], protocol)
-        color = color_of(i)
-        ax.plot(curves["step"], 100 * curves["train_curve"], "--", color=color,
-                label=f"{label}: training")
-        ax.plot(curves["step"], 100 * curves["test_curve"], "-", color=color,
-                label=f"{label}: test")
-        ax.fill_between(curves["step"], 100 * curves["test_curve"], 100 * curves["train_curve"],
-                        color=color, alpha=0.12)
+        color, step = color_of(i), curves["step"]
+        train_acc, test_acc = 100 * curves["train_curve"], 100 * curves["test_curve"]
+        ax.plot(step, train_acc, "--", color=color, label=f"{label}: training")
+        ax.plot(step, test_acc, "-", color=color, label=f"{label}: test")
+        if len(techniques) == 1:
+            ax.fill_between(step, test_acc, train_acc, color=color, alpha=0.12)
+        else:
+            x = step[-1] * (1.02 + 0.07 * i)
+            ax.plot([x, x], [test_acc[-1], train_acc[-1]], color=color, linewidth=2.5,
+                    solid_capstyle="butt")
+            ax.text(x, (test_acc[-1] + train_acc[-1]) / 2, f" {train_acc[-1] - test_acc[-1]:.0f}",
+                    color=color, fontsize=10, va="center")
         if loss_ax is not None:
-            loss_ax.plot(curves["step"], curves["val_loss_curve"], color=color, label=label)
+            loss_ax.plot(step, curves["val_loss_curve"], color=color, label=label)
     ax.set(xlabel="step", ylabel="accuracy (%)", ylim=(0, 102))
-    ax.legend(fontsize=10, loc="center right")
+    if len(techniques) > 1:               # the brackets sit past the last step: no ticks there
+        last = curves["step"][-1]
+        ax.set_xticks([t for t in ax.get_xticks() if 0 <= t <= last])
+    ax.legend(fontsize=10, loc="lower right")
     if loss_ax is not None:
         loss_ax.set(xlabel="step", ylabel="validation loss")
-        loss_ax.legend(fontsize=10)
+        if len(techniques) > 1:
+            loss_ax.legend(fontsize=10)
 
 
 def plot_strength(ax, rows, regime: str, technique: str, protocol: Protocol) -> None:
@@ -765,21 +776,19 @@ def plot_sizes(ax, by_n: dict[str, dict[int, dict]], techniques, *, xlabel: str)
 
 def figure(rows, protocol: Protocol, path: Path) -> None:
     """The summary figure of the main regime."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure      # no pyplot: a kernel's backend stays as it is
 
     from ..plotting import use_book_style
 
     use_book_style()
     regime = protocol.regimes[0]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4.8), sharey=True)
+    fig = Figure(figsize=(10, 4.8))
+    axes = fig.subplots(1, 2, sharey=True)
     plot_summary(axes, rows, regime, protocol)
     fig.suptitle(f"MLP on {REGIMES[regime].n_train} MNIST-1D signals, each technique tuned "
                  f"on validation ({len(protocol.seeds)} seeds)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 # --- command line --------------------------------------------------------------------------------
@@ -790,6 +799,10 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"regimes to run (default: all, {list(REGIMES)})")
     parser.add_argument("--tune-seeds", type=int, nargs="+", help="seeds that choose strengths")
     parser.add_argument("--seeds", type=int, nargs="+", help="seeds reported (default 0-9)")
+    parser.add_argument("--sizes", type=int, nargs="*", metavar="N",
+                        help="training-set sizes of the sizes experiment (none: skip it)")
+    parser.add_argument("--digit-sizes", type=int, nargs="*", metavar="N",
+                        help="training-set sizes of the digits experiment (none: skip it)")
     parser.add_argument("--quick", action="store_true",
                         help=f"a smoke test: {QUICK_STEPS} steps, 2 regimes, few seeds and sizes")
     parser.add_argument("--jobs", type=int, default=1,
@@ -806,8 +819,13 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--jobs > 1 is for the CPU")
     protocol = QUICK if args.quick else Protocol()
     protocol = replace(protocol, **{k: tuple(v) for k, v in (
-        ("regimes", args.regimes), ("tune_seeds", args.tune_seeds),
-        ("seeds", args.seeds)) if v is not None})
+        ("regimes", args.regimes), ("tune_seeds", args.tune_seeds), ("seeds", args.seeds),
+        ("sizes", args.sizes), ("digit_sizes", args.digit_sizes)) if v is not None})
+    pool, digits = len(mnist1d_data()[0][1]), len(digits_data()[0][1])
+    for name, sizes, most in (("--sizes", protocol.sizes, pool),
+                              ("--digit-sizes", protocol.digit_sizes, digits)):
+        if any(not 1 <= n <= most for n in sizes):
+            parser.error(f"{name} must lie in [1, {most}], got {list(sizes)}")
     if not set(protocol.tune_seeds) <= set(protocol.seeds):
         parser.error(f"--tune-seeds {list(protocol.tune_seeds)} must be among --seeds "
                      f"{list(protocol.seeds)}: the tuning runs are reported too")
