@@ -97,7 +97,7 @@ TECHNIQUES = {t.label: t for t in (
 EARLY_STOPPING = "early stopping"
 EARLY_STOPPING_LOSS = "early stopping (val. loss)"
 #: What the strength of each knob is, for the reports.
-KNOBS = {"l2": "λ", "l1": "λ", "elastic": "λ", "decay": "weight decay", "dropout": "p",
+KNOBS = {"l2": "λ", "l1": "λ", "elastic": "λ", "decay": "wd", "dropout": "p",
          "dropconnect": "p", "shift": "max shift"}
 
 
