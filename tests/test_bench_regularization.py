@@ -249,3 +249,11 @@ def test_the_quick_command_line(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     text = (tmp_path / "regularization.md").read_text()
     assert "Regime `short`" in text and "Digits" not in text      # --digit-sizes alone: skipped
+
+
+def test_the_full_batch_regime_runs_only_its_techniques_on_the_whole_training_set():
+    protocol = reg.Protocol(tune_seeds=(0,), seeds=(0, 1), regimes=("fullbatch",), sizes=(),
+                            digit_sizes=())
+    jobs = reg._pending([], protocol)
+    assert {j.technique for j in jobs} == {"none", "batch norm"}
+    assert all(j.batch_size == j.n_train == 500 for j in jobs)

@@ -26,7 +26,9 @@ one seed every run starts from the same weights, trains on the same subset and s
 mini-batches in the same order.
 
 Besides the main regime (``small``) the same protocol runs where regularization is expected to
-matter less: ``large`` (all 3500 training signals) and ``short`` (500 signals, 300 steps). Two
+matter less: ``large`` (all 3500 training signals) and ``short`` (500 signals, 300 steps);
+``fullbatch`` trains the unregularized and the batch-norm network of ``small`` on the whole
+training set at every step, where batch norm's statistics carry no mini-batch noise. Two
 more experiments use the tuned strengths: the gain of augmentation and dropout as the training
 set grows (``sizes``), and crops, small and large rotations and flips on scikit-learn's digits
 at small training-set sizes (``digits``). Everything runs on the CPU in about 15 minutes with
@@ -110,11 +112,17 @@ class Regime:
     steps: int
     batch_size: int = 50
     eval_every: int = 100
+    #: The techniques the regime runs (None: all of them).
+    techniques: tuple[str, ...] | None = None
 
 
 REGIMES = {"small": Regime("small", 500, 3000),
            "large": Regime("large", 3500, 3000),
-           "short": Regime("short", 500, 300, eval_every=25)}
+           "short": Regime("short", 500, 300, eval_every=25),
+           # the small regime with every step on the whole training set: batch norm's statistics
+           # are then those of all 500 signals, without the noise of a mini-batch's
+           "fullbatch": Regime("fullbatch", 500, 3000, batch_size=500,
+                               techniques=("none", "batch norm"))}
 #: Training-set sizes of the ``sizes`` experiment, and the techniques it runs at the strengths
 #: tuned in the ``small`` regime.
 SIZE_GRID = (125, 250, 500, 1000, 2000, 3500)
@@ -524,6 +532,8 @@ def _pending(rows, protocol: Protocol, steps: dict[str, int] | None = None) -> l
         regime = replace(regime, steps=steps.get(name, regime.steps),
                          eval_every=min(regime.eval_every, steps.get(name, regime.steps)))
         for technique in TECHNIQUES.values():
+            if regime.techniques is not None and technique.label not in regime.techniques:
+                continue
             for strength, config in candidates(rows, name, technique, protocol):
                 want(name, technique.label, strength, config, regime, protocol.tune_seeds)
             choice = tuned(rows, name, technique, protocol)
@@ -742,12 +752,19 @@ def plot_deltas(ax, rows, protocol: Protocol, techniques, regimes=None) -> None:
     offsets = np.linspace(-0.25, 0.25, len(regimes))
     for j, name in enumerate(regimes):
         result = results(rows, name, protocol)
+        labelled = False
         for i, label in enumerate(techniques):
+            if label not in result:                 # a regime that does not run it
+                continue
             mean, half, _ = result[label]["delta_test"]
-            ax.errorbar(100 * mean, i + offsets[j], xerr=100 * half, fmt="os^"[j % 3],
+            ax.errorbar(100 * mean, i + offsets[j], xerr=100 * half, fmt="os^D"[j % 4],
                         color=color_of(j), capsize=3,
                         label=(f"{name}: {REGIMES[name].n_train} signals, "
-                               f"{REGIMES[name].steps} steps") if i == 0 else None)
+                               f"{REGIMES[name].steps} steps"
+                               + (f", batch {REGIMES[name].batch_size}"
+                                  if REGIMES[name].batch_size != 50 else ""))
+                        if not labelled else None)
+            labelled = True
     ax.axvline(0, color="gray", linewidth=0.8)
     ax.set_yticks(range(len(techniques)), techniques)
     ax.set_ylim(len(techniques) - 0.5, -0.5)
@@ -761,12 +778,13 @@ def plot_sizes(ax, by_n: dict[str, dict[int, dict]], techniques, *, xlabel: str)
     per technique (``by_n`` from :func:`size_results` or :func:`digit_results`)."""
     from ..plotting import color_of
 
-    for i, label in enumerate(techniques):
+    order = [*TECHNIQUES, *digit_conditions()]     # one colour per technique, in every panel
+    for label in techniques:
         sizes = sorted(by_n[label])
         means = [100 * by_n[label][n]["delta_test"][0] for n in sizes]
         halves = [100 * by_n[label][n]["delta_test"][1] for n in sizes]
-        ax.errorbar(sizes, means, yerr=halves, marker="o", capsize=3, color=color_of(i + 1),
-                    label=label)
+        ax.errorbar(sizes, means, yerr=halves, marker="o", capsize=3,
+                    color=color_of(order.index(label)), label=label)
     ax.axhline(0, color="gray", linewidth=0.8)
     ax.set(xscale="log", xlabel=xlabel, ylabel="test accuracy gain (points)")
     ax.set_xticks(sorted(next(iter(by_n.values()))), [str(n) for n in sorted(next(iter(by_n.values())))])
