@@ -478,37 +478,32 @@ def _early_stopping(baseline: list[dict], pick, curve: str) -> dict:
             "delta_test": paired(baseline, stopped), "delta_gap": paired(baseline, stopped, gap)}
 
 
-def size_results(rows, protocol: Protocol) -> dict[str, dict[int, dict]]:
-    """Per technique of the sizes experiment and training-set size: test accuracy and its
-    paired difference from no regularization."""
+def _by_size(rows, experiment: str, labels, sizes, seeds) -> dict[str, dict[int, dict]]:
+    """Per technique and training-set size of an experiment: test accuracy, gap and the test
+    accuracy's paired difference from "none"."""
     out = {}
-    for technique in SIZE_TECHNIQUES:
-        out[technique] = {}
-        for n in protocol.sizes:
-            mine = runs(rows, "sizes", technique, n_train=n, seeds=protocol.seeds)
-            base = runs(rows, "sizes", "none", n_train=n, seeds=protocol.seeds)
+    for label in labels:
+        out[label] = {}
+        for n in sizes:
+            mine = runs(rows, experiment, label, n_train=n, seeds=seeds)
             if mine:
-                out[technique][n] = {"runs": mine,
-                                     "test": t_interval([r["test_accuracy"] for r in mine]),
-                                     "gap": t_interval([gap(r) for r in mine]),
-                                     "delta_test": paired(base, mine)}
+                out[label][n] = {"runs": mine,
+                                 "test": t_interval([r["test_accuracy"] for r in mine]),
+                                 "gap": t_interval([gap(r) for r in mine]),
+                                 "delta_test": paired(runs(rows, experiment, "none", n_train=n,
+                                                           seeds=seeds), mine)}
     return out
+
+
+def size_results(rows, protocol: Protocol) -> dict[str, dict[int, dict]]:
+    """The sizes experiment (MNIST-1D at the strengths tuned in ``small``), by size."""
+    return _by_size(rows, "sizes", SIZE_TECHNIQUES, protocol.sizes, protocol.seeds)
 
 
 def digit_results(rows, protocol: Protocol) -> dict[str, dict[int, dict]]:
-    """Per digits condition and training-set size: test accuracy and its paired difference
-    from no augmentation."""
-    out = {}
-    for condition in digit_conditions():
-        out[condition] = {}
-        for n in protocol.digit_sizes:
-            mine = runs(rows, "digits", condition, n_train=n, seeds=protocol.digit_seeds)
-            base = runs(rows, "digits", "none", n_train=n, seeds=protocol.digit_seeds)
-            if mine:
-                out[condition][n] = {"runs": mine,
-                                     "test": t_interval([r["test_accuracy"] for r in mine]),
-                                     "delta_test": paired(base, mine)}
-    return out
+    """The digits experiment (every condition of :func:`digit_conditions`), by size."""
+    return _by_size(rows, "digits", digit_conditions(), protocol.digit_sizes,
+                    protocol.digit_seeds)
 
 
 # --- the sweep ------------------------------------------------------------------------------------------
@@ -621,29 +616,21 @@ def markdown(rows, protocol: Protocol, elapsed: float) -> list[str]:
             lines.append(f"| {label} | {strength_text(label, r)} | {_pct(r['test'])} | "
                          f"{_pct(r['gap'])} | {deltas} |")
         lines.append("")
-    sizes = size_results(rows, protocol)
-    if any(sizes.values()):
-        lines += ["## Training-set size (strengths tuned in the `small` regime)", "",
-                  "| technique | " + " | ".join(f"n = {n}" for n in protocol.sizes) + " |",
-                  "|---" * (len(protocol.sizes) + 1) + "|"]
-        for technique, by_n in sizes.items():
-            cells = [(_pct(by_n[n]["test"]) if technique == "none"
+    for title, by_size, sizes in (
+            ("Training-set size (strengths tuned in the `small` regime)",
+             size_results(rows, protocol), protocol.sizes),
+            (f"Digits: augmentation by training-set size (small CNN, {DIGIT_STEPS} steps)",
+             digit_results(rows, protocol), protocol.digit_sizes)):
+        if not any(by_size.values()):
+            continue
+        lines += [f"## {title}", "", "| technique | " + " | ".join(f"n = {n}" for n in sizes)
+                  + " |", "|---" * (len(sizes) + 1) + "|"]
+        for label, by_n in by_size.items():        # none's accuracy, the others' gain over it
+            cells = [(_pct(by_n[n]["test"]) if label == "none"
                       else _pct(by_n[n]["delta_test"], sign=True)) if n in by_n else "—"
-                     for n in protocol.sizes]
-            lines.append(f"| {technique}{'' if technique == 'none' else ' (Δ)'} | "
-                         + " | ".join(cells) + " |")
-        lines.append("")
-    digits = digit_results(rows, protocol)
-    if any(digits.values()):
-        lines += [f"## Digits: augmentation by training-set size (small CNN, {DIGIT_STEPS} steps)",
-                  "", "| augmentation | " + " | ".join(f"n = {n}" for n in protocol.digit_sizes)
-                  + " |", "|---" * (len(protocol.digit_sizes) + 1) + "|"]
-        for condition, by_n in digits.items():
-            cells = [(_pct(by_n[n]["test"]) if condition == "none"
-                      else _pct(by_n[n]["delta_test"], sign=True)) if n in by_n else "—"
-                     for n in protocol.digit_sizes]
-            lines.append(f"| {condition}{'' if condition == 'none' else ' (Δ)'} | "
-                         + " | ".join(cells) + " |")
+                     for n in sizes]
+            lines.append(f"| {label}{'' if label == 'none' else ' (Δ)'} | " + " | ".join(cells)
+                         + " |")
         lines.append("")
     total = sum(r["seconds"] for r in rows)
     lines += [f"{len(rows)} training runs, {total / 60:.0f} minutes of training "
@@ -779,11 +766,12 @@ def plot_sizes(ax, by_n: dict[str, dict[int, dict]], techniques, *, xlabel: str)
     from ..plotting import color_of
 
     order = [*TECHNIQUES, *digit_conditions()]     # one colour per technique, in every panel
-    for label in techniques:
+    for k, label in enumerate(techniques):
         sizes = sorted(by_n[label])
         means = [100 * by_n[label][n]["delta_test"][0] for n in sizes]
         halves = [100 * by_n[label][n]["delta_test"][1] for n in sizes]
-        ax.errorbar(sizes, means, yerr=halves, marker="o", capsize=3,
+        nudge = 1 + 0.035 * (k - (len(techniques) - 1) / 2)    # side by side, bars apart
+        ax.errorbar([n * nudge for n in sizes], means, yerr=halves, marker="o", capsize=3,
                     color=color_of(order.index(label)), label=label)
     ax.axhline(0, color="gray", linewidth=0.8)
     ax.set(xscale="log", xlabel=xlabel, ylabel="test accuracy gain (points)")
