@@ -337,3 +337,76 @@ def test_the_execution_table_says_passed_in_words(site_url):
     page = (SITE / "book" / "execution_times.html").read_text()
     assert "✅" not in page and "❌" not in page, "emoji are empty boxes without an emoji font"
     assert page.count("<p>passed</p>") == len(list((ROOT / "book").rglob("*.ipynb")))
+
+
+def pages_with_self_checks() -> list[str]:
+    return [p for p in toc_pages() if (SITE / p).exists() and "self-check " in (SITE / p).read_text()]
+
+
+def test_every_self_check_accepts_its_answer_and_rejects_a_wrong_one(browser, site_url):
+    """As a student would: type the answer key's number (right) and one far outside the
+    tolerance (wrong) into every numeric check; choose the right option and a wrong one of
+    every concept question, whose explanation must then show."""
+    pages = pages_with_self_checks()
+    assert pages, "no page has a self-check"
+    for path in pages:
+        context, page, problems = visit(browser, urljoin(site_url, path))
+        try:
+            checks = page.locator(".self-check.numeric-check")
+            for i in range(checks.count()):
+                box = checks.nth(i)
+                key = float(box.locator(".answer-key").text_content().strip().replace("\u2212", "-"))
+                tolerance = float(box.locator(".self-check-tolerance").text_content())
+                for given, verdict in ((key, "correct"), (key + 10 * tolerance + 1, "wrong")):
+                    box.locator("input").fill(f"{given:g}")
+                    box.locator("button").click()
+                    result = box.locator(".self-check-result")
+                    assert verdict in (result.get_attribute("class") or ""), (path, i, given)
+            quizzes = page.locator(".self-check.quiz")
+            for i in range(quizzes.count()):
+                box = quizzes.nth(i)
+                answer = int(box.locator(".answer-key").text_content())
+                options = box.locator("input[type=radio]")
+                wrong = 1 if answer != 1 else 2
+                for choice, verdict in ((wrong, "wrong"), (answer, "correct")):
+                    box.locator("label.quiz-option").nth(choice - 1).click()
+                    result = box.locator(".self-check-result")
+                    assert verdict in (result.get_attribute("class") or ""), (path, i, choice)
+                    shown = box.locator(".quiz-explanation:visible")
+                    assert shown.count() == 1 and shown.inner_text().strip(), (path, i, choice)
+                assert options.count() >= 2
+            assert problems == [], problems
+        finally:
+            context.close()
+
+
+def test_the_site_has_every_assignment_without_answers_or_hidden_tests(site_url):
+    """The build releases each assignment's student version into the site; no model answer and
+    no hidden test of any source notebook reaches any file of ``_build/html``."""
+    from lecture_code.grading import authoring
+
+    names = sorted(p.parent.name for p in (ROOT / "exercises").glob("*/source.ipynb"))
+    squash = lambda text: " ".join(text.split())        # whitespace does not hide a leak
+    blocks = []
+    for name in names:
+        assert (SITE / "assignments" / f"{name}.ipynb").exists(), f"{name} is not on the site"
+        for cell in authoring.load(name).notebook["cells"]:
+            text = authoring.source(cell)
+            for begin, end in ((authoring.BEGIN_SOLUTION, authoring.END_SOLUTION),
+                               (authoring.BEGIN_HIDDEN, authoring.END_HIDDEN)):
+                while begin in text and end in text[text.index(begin):]:
+                    start = text.index(begin) + len(begin)
+                    block = squash(text[start:text.index(end, start)])
+                    if len(block) > 40:
+                        blocks.append(block)
+                    text = text[text.index(end, start) + len(end):]
+    assert len(blocks) >= len(names), "too few model answers and hidden tests found to look for"
+    files = [p for p in SITE.rglob("*") if p.is_file() and "_static" not in p.parts
+             and p.suffix in {".html", ".ipynb", ".js", ".txt", ".json"}]
+    site_text = squash("\n".join(p.read_text(errors="ignore") for p in files))
+    for marker in (authoring.BEGIN_SOLUTION, authoring.BEGIN_HIDDEN, "@hidden_test"):
+        assert marker not in site_text, f"{marker!r} is on the site"
+    leaked = [block[:80] for block in blocks if block in site_text]
+    assert not leaked, f"{len(leaked)} model answers or hidden tests on the site: {leaked[:3]}"
+    pages = [p for p in toc_pages() if "assignments/" in (SITE / p).read_text()]
+    assert len(pages) >= len(names), "not every assignment is linked from a chapter"
