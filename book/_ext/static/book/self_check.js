@@ -24,7 +24,7 @@
     const key = box.querySelector(".answer-key");
     const answer = key ? number(key.textContent) : null;
     const tolerance = number(box.querySelector(".self-check-tolerance")?.textContent || "0") || 0;
-    const unit = box.querySelector(".self-check-unit")?.textContent || "";
+    const unit = (box.querySelector(".self-check-unit")?.textContent || "").trim();
     const form = document.createElement("form");
     form.className = "self-check-form";
     const id = `self-check-${index}`;
