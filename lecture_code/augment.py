@@ -465,9 +465,9 @@ def roll_signals(x: torch.Tensor, shifts: torch.Tensor) -> torch.Tensor:
 
 
 class RandomSignalJitter:
-    """MNIST-1D's own label-preserving changes, drawn per signal (Greydanus 2020, whose
-    generator makes every example from its class template this way): a circular shift by a
-    whole number of samples in ``[-max_shift, max_shift]`` and a change of amplitude by a
+    """Two of MNIST-1D's label-preserving changes, drawn per signal (Greydanus 2020: its
+    generator shifts and scales every class template, among other changes): a circular shift
+    by a whole number of samples in ``[-max_shift, max_shift]`` and a change of amplitude by a
     factor in ``[1 - scale, 1 + scale]``. Works on signals ``(N, L)``."""
 
     def __init__(self, max_shift: int, scale: float = 0.2):
