@@ -11,7 +11,7 @@ decay (AdamW), dropout, DropConnect, batch norm, data augmentation (MNIST-1D's o
 amplitude changes) and early stopping, and writes
 
 * ``regularization.csv``: one row per run (final train, validation and test accuracy and loss,
-  the step of the best validation accuracy with the test accuracy there, and the curves);
+  and the curves evaluated every ``eval_every`` steps, from which early stopping is read);
 * ``regularization.md``: per regime, each technique's tuned strength, its test accuracy and
   train–test gap with 95 % intervals, and both paired by seed against no regularization;
 * ``regularization.png``: the summary figure (gap and test accuracy side by side).
@@ -195,7 +195,7 @@ def digits_data():
 # --- one run ---------------------------------------------------------------------------------------
 FIELDS = ("experiment", "technique", "config", "strength", "n_train", "steps", "batch_size",
           "seed", "train_accuracy", "val_accuracy", "test_accuracy", "train_loss", "val_loss",
-          "test_loss", "best_step", "early_train_accuracy", "early_test_accuracy", "seconds",
+          "test_loss", "seconds",
           "diverged_at", "train_curve", "val_curve", "val_loss_curve", "test_curve")
 CURVES = ("train_curve", "val_curve", "val_loss_curve", "test_curve")
 
@@ -321,20 +321,15 @@ def run_one(job: Job, device: str = "cpu") -> dict:
     except TrainingDiverged as error:
         nan = math.nan
         return {**row, **dict.fromkeys(("train_accuracy", "val_accuracy", "test_accuracy",
-                                        "train_loss", "val_loss", "test_loss",
-                                        "early_train_accuracy", "early_test_accuracy"), nan),
-                "best_step": None, "seconds": round(time.perf_counter() - start, 2),
+                                        "train_loss", "val_loss", "test_loss"), nan),
+                "seconds": round(time.perf_counter() - start, 2),
                 "diverged_at": error.step, **{k: np.array(v) for k, v in curves.curves.items()}}
     seconds = time.perf_counter() - start
     final = {name: evaluate(model, *data) for name, data in
              (("train", train_data), ("val", val_data), ("test", test_data))}
-    best = int(np.argmax(curves.curves["val_curve"]))         # the first best evaluation
     return {**row,
             **{f"{name}_{what}": round(final[name][what], 6) for name in final
                for what in ("accuracy", "loss")},
-            "best_step": (best + 1) * job.eval_every,
-            "early_train_accuracy": curves.curves["train_curve"][best],
-            "early_test_accuracy": curves.curves["test_curve"][best],
             "seconds": round(seconds, 2), "diverged_at": None,
             **{k: np.array(v) for k, v in curves.curves.items()}}
 
@@ -348,7 +343,7 @@ def _run_job(args):
 def read_csv(path) -> list[dict]:
     """The rows of a ``regularization.csv`` with numbers as numbers (None where empty)."""
     rows = read_rows(path, FIELDS)
-    ints = ("n_train", "steps", "batch_size", "seed", "best_step", "diverged_at")
+    ints = ("n_train", "steps", "batch_size", "seed", "diverged_at")
     for row in rows:
         for key, value in row.items():
             if key in CURVES:
@@ -447,13 +442,7 @@ def results(rows, regime: str, protocol: Protocol) -> dict[str, dict]:
         if choice is None:
             continue
         mine = runs(rows, regime, technique.label, config=choice["config"], seeds=protocol.seeds)
-        out[technique.label] = {
-            **choice, "runs": mine,
-            "test": t_interval([r["test_accuracy"] for r in mine]),
-            "gap": t_interval([gap(r) for r in mine]),
-            "train": t_interval([r["train_accuracy"] for r in mine]),
-            "delta_test": paired(baseline, mine),
-            "delta_gap": paired(baseline, mine, gap)}
+        out[technique.label] = {**choice, **_summary(mine, baseline)}
     for label, pick in ((EARLY_STOPPING, np.argmax), (EARLY_STOPPING_LOSS, np.argmin)):
         if baseline:
             out[label] = _early_stopping(baseline, pick, "val_curve" if pick is np.argmax
@@ -471,11 +460,18 @@ def _early_stopping(baseline: list[dict], pick, curve: str) -> dict:
         steps.append((i + 1) * every)
         stopped.append({**r, "train_accuracy": r["train_curve"][i],
                         "test_accuracy": r["test_curve"][i]})
-    return {"strength": float(np.mean(steps)), "config": "", "at_edge": False, "runs": stopped,
-            "test": t_interval([r["test_accuracy"] for r in stopped]),
-            "gap": t_interval([gap(r) for r in stopped]),
-            "train": t_interval([r["train_accuracy"] for r in stopped]),
-            "delta_test": paired(baseline, stopped), "delta_gap": paired(baseline, stopped, gap)}
+    return {"strength": float(np.mean(steps)), "config": "", "at_edge": False,
+            **_summary(stopped, baseline)}
+
+
+def _summary(mine: list[dict], baseline: list[dict]) -> dict:
+    """The runs of one configuration, their test accuracy, gap and training accuracy (95 %
+    intervals), and test accuracy and gap paired by seed against ``baseline``."""
+    return {"runs": mine,
+            "test": t_interval([r["test_accuracy"] for r in mine]),
+            "gap": t_interval([gap(r) for r in mine]),
+            "train": t_interval([r["train_accuracy"] for r in mine]),
+            "delta_test": paired(baseline, mine), "delta_gap": paired(baseline, mine, gap)}
 
 
 def _by_size(rows, experiment: str, labels, sizes, seeds) -> dict[str, dict[int, dict]]:
