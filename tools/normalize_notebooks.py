@@ -6,7 +6,8 @@
 * widget cells (first line ``# NBVAL_IGNORE_OUTPUT``) keep no ``remove-output`` tag: the built
   page shows the widget's saved state (drawn by the vendored ipywidgets HTML manager).
 
-``python tools/normalize_notebooks.py --check`` only reports notebooks that differ (CI uses it).
+``python tools/normalize_notebooks.py --check`` only reports notebooks that differ (CI uses it);
+paths after the options limit it to those notebooks.
 """
 import json
 import sys
@@ -46,8 +47,9 @@ def normalized(nb: dict) -> dict:
 
 def main(argv: list[str]) -> int:
     check = "--check" in argv
+    chosen = [Path(arg).resolve() for arg in argv if not arg.startswith("--")]
     bad = []
-    for path in sorted((ROOT / "book").rglob("*.ipynb")):
+    for path in chosen or sorted((ROOT / "book").rglob("*.ipynb")):
         if ".ipynb_checkpoints" in path.parts:
             continue
         nb = json.loads(path.read_text())

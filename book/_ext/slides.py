@@ -1,0 +1,278 @@
+"""Every chapter as a reveal.js slide deck, offline (a Sphinx extension of the book, and a command).
+
+The deck of a chapter is made from the same notebook as its page, with the outputs of the book's
+own execution (``_build/jupyter_execute/<chapter>.ipynb`` and its glued values), by
+``jupyter nbconvert``'s slides exporter with the template in ``slides_templates/book_deck``. It
+loads reveal.js, MathJax and require.js from the site's ``_static`` folder (vendored by
+``tools/vendor_js.sh``), so it needs no network. The HTML build writes every deck to
+``_build/html/slides/<chapter>.slides.html`` and puts a link to it under the chapter's title;
+after editing only slide cells, ``python book/_ext/slides.py`` rebuilds the decks from the last
+build's executed notebooks.
+
+Which cells go on the deck is Jupyter's slideshow metadata (View > Cell Toolbar > Slideshow in
+the classic notebook, the property inspector in JupyterLab):
+
+* ``slide``, ``subslide``, ``fragment`` and ``-`` (continue the slide) put a cell on the deck;
+  ``notes`` makes it a speaker note (press S in the deck for the speaker view). Cells without
+  slideshow metadata stay off the deck: a deck is the lecture's subset of a chapter, not all
+  of it.
+* A cell written only for the deck (a slide's bullet points, a speaker note, a figure redrawn
+  for a 16:9 slide) is tagged ``remove-cell``, so that the chapter's page does not show it,
+  and ``slides-only``, which says why.
+* A code cell shows only its outputs on the deck (a figure, a printed table), unless it is
+  tagged ``slides-code``, for the code that is the point of a slide.
+* Markdown on a deck is Markdown, math and ``{glue:text}`name:format``` (the glued value,
+  formatted as on the page); links to other chapters become links to their pages. Any other MyST
+  markup (roles, directives, labels) would show raw on a slide, so it fails the deck's build.
+
+In the edition without solutions (``BOOK_SOLUTIONS=0``) cells tagged ``solution`` never reach a
+deck.
+"""
+from __future__ import annotations
+
+import ast
+import copy
+import json
+import posixpath
+import re
+import sys
+from pathlib import Path
+
+from docutils import nodes
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATES = Path(__file__).resolve().parent / "slides_templates"
+ON_DECK = {"slide", "subslide", "fragment", "-", "notes"}
+HIDE_INPUT_TAG = "slides-hide-input"
+
+_GLUE = re.compile(r"\{glue(?::text)?\}`([^`]+)`")
+_MYST = [
+    (re.compile(r"\{[A-Za-z][\w:.-]*\}`[^`]*`"), "a MyST role"),
+    (re.compile(r"^\s*(?:`{3,}|:{3,})\s*\{", re.M), "a MyST directive"),
+    (re.compile(r"^\(\S+\)=\s*$", re.M), "a MyST label"),
+]
+_NOTEBOOK_LINK = re.compile(r"\]\((?!https?:|#)([^)\s#]+)\.ipynb(#[^)\s]*)?\)")
+
+
+def slide_type(cell) -> str | None:
+    return cell.get("metadata", {}).get("slideshow", {}).get("slide_type")
+
+
+def has_deck(notebook: dict) -> bool:
+    """Whether any cell of the notebook carries slideshow metadata that puts it on a deck."""
+    return any(slide_type(cell) in ON_DECK for cell in notebook["cells"])
+
+
+def format_glued(text_plain: str, spec: str) -> str:
+    """A glued text/plain value formatted like ``{glue:text}`name:spec``` on the page."""
+    try:
+        value = ast.literal_eval(text_plain)
+    except (SyntaxError, ValueError):
+        value = text_plain
+    if not spec:
+        return str(value)
+    kind = spec[-1]
+    if kind == "s":
+        value = str(value)
+    elif kind in "bcdoxX":
+        value = int(value)
+    elif kind in "eEfFgGn%":
+        value = float(value)
+    return format(value, spec)
+
+
+def _resolve_markdown(source: str, glued: dict[str, str], where: str, link_prefix: str) -> str:
+    def glue_value(match):
+        name, _, spec = match.group(1).partition(":")
+        if name not in glued:
+            raise ValueError(f"{where}: {{glue:text}}`{match.group(1)}` names no glued value "
+                             f"(the chapter glues {len(glued)} names)")
+        return format_glued(glued[name], spec)
+
+    text = _GLUE.sub(glue_value, source)
+    for pattern, what in _MYST:
+        found = pattern.search(text)
+        if found:
+            raise ValueError(f"{where}: {what} would show raw on a slide: {found.group(0)!r}; "
+                             "slides take Markdown, math and {glue:text}`name:format`")
+    return _NOTEBOOK_LINK.sub(
+        lambda m: f"]({posixpath.normpath(link_prefix + m.group(1))}.html{m.group(2) or ''})", text)
+
+
+def _keep_output(output: dict) -> bool:
+    if output.get("output_type") == "stream":
+        return output.get("name") == "stdout"
+    data = output.get("data", {})
+    if "application/vnd.jupyter.widget-view+json" in data:
+        return False  # a widget needs a kernel or its saved state; its static figure is a cell
+    return "scrapbook" not in output.get("metadata", {})
+
+
+def deck_notebook(notebook: dict, glued: dict[str, str], docname: str,
+                  solutions: bool = True) -> dict:
+    """The notebook of the chapter's deck: its deck cells only, resolved for nbconvert.
+
+    ``glued`` maps each glued name to its text/plain value; ``docname`` is the chapter's path in
+    the book without suffix (``book/optimization/sgd``), for messages and for links.
+    """
+    deck = copy.deepcopy(notebook)
+    chapter_dir = posixpath.dirname(docname)
+    link_prefix = posixpath.relpath(chapter_dir or ".", "slides") + "/"
+    cells = []
+    for index, cell in enumerate(deck["cells"]):
+        kind = slide_type(cell)
+        if kind not in ON_DECK:
+            continue
+        tags = cell.get("metadata", {}).get("tags", [])
+        if not solutions and "solution" in tags:
+            continue
+        if not cells and kind != "slide":
+            raise ValueError(f"{docname}: the deck's first cell (cell {index}) must start a "
+                             f"slide (slideshow slide_type 'slide'), not {kind!r}")
+        source = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
+        if cell["cell_type"] == "markdown":
+            cell["source"] = _resolve_markdown(source, glued, f"{docname}, cell {index}",
+                                               link_prefix)
+        elif cell["cell_type"] == "code":
+            cell["outputs"] = [out for out in cell.get("outputs", []) if _keep_output(out)]
+            if "slides-code" not in tags:
+                cell["metadata"]["tags"] = [*tags, HIDE_INPUT_TAG]
+        cells.append(cell)
+    deck["cells"] = cells
+    deck["metadata"].pop("widgets", None)
+    return deck
+
+
+def _title(notebook: dict) -> str:
+    for cell in notebook["cells"]:
+        source = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
+        if cell["cell_type"] == "markdown":
+            for line in source.splitlines():
+                if line.startswith("# "):
+                    return line[2:].strip()
+    return ""
+
+
+def _exporter(static: str):
+    from nbconvert import SlidesExporter
+    from traitlets.config import Config
+
+    config = Config()
+    config.SlidesExporter.template_name = "book_deck"
+    config.SlidesExporter.extra_template_basedirs = [str(TEMPLATES)]
+    config.SlidesExporter.exclude_anchor_links = True
+    config.SlidesExporter.reveal_url_prefix = f"{static}/reveal.js"
+    config.SlidesExporter.reveal_theme = "white"  # the one theme tools/vendor_js.sh vendors
+    config.TagRemovePreprocessor.enabled = True
+    config.TagRemovePreprocessor.remove_input_tags = {HIDE_INPUT_TAG}
+    return SlidesExporter(config=config)
+
+
+def build_decks(executed: Path, html: Path, docnames: list[str], solutions: bool = True
+                ) -> list[Path]:
+    """Write the deck of every chapter in ``docnames`` that has deck cells into ``html/slides``.
+
+    ``executed`` is the book build's ``jupyter_execute`` folder. Returns the decks written.
+    """
+    import nbformat
+
+    static = "../_static"  # the site's static folder, relative to html/slides
+    exporter = _exporter(static)
+    out = html / "slides"
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for docname in docnames:
+        path = executed / f"{docname}.ipynb"
+        if not path.exists():
+            continue
+        notebook = nbformat.read(path, as_version=4)
+        if not has_deck(notebook):
+            continue
+        glue_file = executed / f"{docname}.glue.json"
+        glued = {}
+        if glue_file.exists():
+            glued = {name: output.get("data", {}).get("text/plain", "")
+                     for name, output in json.loads(glue_file.read_text()).items()}
+        deck = nbformat.from_dict(deck_notebook(notebook, glued, docname, solutions))
+        stem = posixpath.basename(docname)
+        page = posixpath.relpath(f"{docname}.html", "slides")
+        body, _ = exporter.from_notebook_node(deck, resources={
+            "metadata": {"name": _title(notebook) or stem},
+            "deck": {"static": static, "page": page}})
+        target = out / f"{stem}.slides.html"
+        target.write_text(body, encoding="utf-8")
+        written.append(target)
+    return written
+
+
+def deck_uri(docname: str) -> str:
+    """The deck of a chapter, relative to the chapter's page."""
+    return posixpath.relpath(f"slides/{posixpath.basename(docname)}.slides.html",
+                             posixpath.dirname(docname) or ".")
+
+
+def link_the_deck(app, doctree):
+    """Under the chapter's title: a link to its deck (only chapters whose notebook has one)."""
+    docname = app.env.docname
+    source = Path(app.env.doc2path(docname))
+    if source.suffix != ".ipynb" or not has_deck(json.loads(source.read_text())):
+        return
+    section = next(iter(doctree.findall(nodes.section)), None)
+    if section is None:
+        return
+    para = nodes.paragraph(classes=["deck-link"])
+    para += nodes.Text("Lecture slides: ")
+    link = nodes.reference("", "", refuri=deck_uri(docname), classes=["deck-link-anchor"])
+    link += nodes.Text("this chapter as a slide deck")
+    para += link
+    para += nodes.Text(" (arrow keys to move, S for the speaker notes, F for full screen).")
+    section.insert(1, para)
+
+
+def _solutions() -> bool:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from self_study import solutions_included
+
+    return solutions_included()
+
+
+def decks_after_build(app, exception):
+    if exception is not None or app.builder.format != "html":
+        return
+    docnames = sorted(d for d in app.env.found_docs
+                      if Path(app.env.doc2path(d)).suffix == ".ipynb")
+    written = build_decks(Path(app.outdir).parent / "jupyter_execute", Path(app.outdir),
+                          docnames, solutions=_solutions())
+    from sphinx.util import logging
+
+    logging.getLogger(__name__).info(f"wrote {len(written)} slide decks into {app.outdir}/slides")
+
+
+def setup(app):
+    app.connect("doctree-read", link_the_deck)
+    app.connect("build-finished", decks_after_build)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python book/_ext/slides.py [BUILD_DIR]``: rebuild the decks from the last book build."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("build_dir", nargs="?", default=str(ROOT / "_build"),
+                        help="the book's build folder (default: _build)")
+    args = parser.parse_args(argv)
+    build = Path(args.build_dir)
+    executed, html = build / "jupyter_execute", build / "html"
+    if not executed.is_dir() or not html.is_dir():
+        parser.error(f"build_dir {str(build)!r} holds no built book (no jupyter_execute/ and "
+                     "html/): build the book first (jupyter-book build .)")
+    docnames = sorted(str(p.relative_to(executed).with_suffix("")).replace("\\", "/")
+                      for p in executed.rglob("*.ipynb"))
+    written = build_decks(executed, html, docnames, solutions=_solutions())
+    print(f"wrote {len(written)} decks into {html / 'slides'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
