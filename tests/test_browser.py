@@ -17,6 +17,7 @@ import functools
 import http.server
 import json
 import os
+import re
 import subprocess
 import threading
 from pathlib import Path
@@ -410,3 +411,56 @@ def test_the_site_has_every_assignment_without_answers_or_hidden_tests(site_url)
     assert not leaked, f"{len(leaked)} model answers or hidden tests on the site: {leaked[:3]}"
     pages = [p for p in toc_pages() if "assignments/" in (SITE / p).read_text()]
     assert len(pages) >= len(names), "not every assignment is linked from a chapter"
+
+
+def chapter_notebook_pages() -> list[str]:
+    return [p for p in toc_pages() if (ROOT / p).with_suffix(".ipynb").exists()]
+
+
+def test_every_chapter_links_its_deck_and_every_deck_is_built(site_url):
+    pages = chapter_notebook_pages()
+    assert len(pages) >= 15
+    for path in pages:
+        deck = SITE / "slides" / f"{Path(path).stem}.slides.html"
+        assert deck.is_file(), f"no deck for {path}"
+        html = (SITE / path).read_text()
+        links = re.findall(r'<a[^>]*class="[^"]*deck-link-anchor[^"]*"[^>]*href="([^"]+)"', html) or \
+            re.findall(r'<a[^>]*href="([^"]+)"[^>]*class="[^"]*deck-link-anchor', html)
+        assert len(links) == 1, f"{path} links its deck {len(links)} times"
+        assert (SITE / path).parent.joinpath(links[0]).resolve() == deck.resolve(), (path, links)
+
+
+def test_a_deck_works_offline_as_a_lecturer_steps_through_it(browser, site_url):
+    """Open the SGD deck with the network cut off, move to the third slide with the arrow key:
+    its equations are typeset by the vendored MathJax, every request stayed on 127.0.0.1, and
+    the deck has speaker notes (the speaker view shows them)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    page = context.new_page()
+    outside, problems = [], []
+    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
+            if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+
+    def refuse(route):
+        outside.append(route.request.url)
+        route.abort()
+
+    context.route(lambda u: urlparse(u).hostname not in ("127.0.0.1", None), refuse)
+    try:
+        page.goto(urljoin(site_url, "slides/sgd.slides.html"), wait_until="load")
+        page.wait_for_function("window.Reveal && Reveal.isReady()", timeout=15000)
+        page.wait_for_timeout(300)
+        page.keyboard.press("ArrowRight")
+        page.keyboard.press("ArrowRight")
+        page.wait_for_timeout(800)
+        assert page.evaluate("Reveal.getIndices().h") == 2
+        present = page.locator(".reveal .slides > section.present")
+        assert present.locator("mjx-container").count() >= 1, "no typeset math on the third slide"
+        assert present.locator("img").count() >= 1, "the third slide shows its figure"
+        assert page.locator("aside.notes").count() >= 5
+        assert "\\(" not in present.inner_text() and "$" not in present.inner_text()
+        assert outside == [] and problems == [], (outside, problems)
+        SHOTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(SHOTS / "slides_sgd_slide-3.png"))
+    finally:
+        context.close()

@@ -1,6 +1,7 @@
 """The self-study extension (book/_ext/self_study.py) on a two-page book built here: the
 self-checks carry their answer keys from the computation (glue), and the edition without
-solutions (``BOOK_SOLUTIONS=0``) has no solution, solution cell or answer key in its HTML.
+solutions (``BOOK_SOLUTIONS=0``) has no solution, solution cell or answer key in its HTML, its
+slide deck included.
 (The browser test checks every self-check of the real book in Chromium.)"""
 import json
 import os
@@ -15,7 +16,8 @@ SECRET = "The worked solution says 41.5"
 
 PAGE = {
     "cells": [
-        {"cell_type": "markdown", "metadata": {}, "source": ["# A page\n"]},
+        {"cell_type": "markdown", "metadata": {"slideshow": {"slide_type": "slide"}},
+         "source": ["# A page\n"]},
         {"cell_type": "code", "metadata": {"tags": ["remove-cell"]}, "execution_count": None,
          "outputs": [], "source": ["from myst_nb import glue\n", "glue('answer', 6 * 7, display=False)"]},
         {"cell_type": "markdown", "metadata": {}, "source": [
@@ -26,7 +28,8 @@ PAGE = {
             "- Dropout\n\n  It limits what the network can memorise.\n", ":::\n", "\n",
             ":::{admonition} Hint\n", ":class: dropdown hint\n", "Multiply.\n", ":::\n", "\n",
             ":::{admonition} Solution\n", ":class: dropdown solution\n", f"{SECRET}.\n", ":::\n"]},
-        {"cell_type": "code", "metadata": {"tags": ["solution", "hide-cell"]},
+        {"cell_type": "code", "metadata": {"tags": ["solution", "hide-cell"],
+                                           "slideshow": {"slide_type": "-"}},
          "execution_count": None, "outputs": [], "source": ["print('solution cell output', 6 * 7)"]},
     ],
     "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
@@ -39,6 +42,7 @@ def build(folder: Path, solutions: bool) -> str:
     (folder / "_config.yml").write_text(
         "title: t\nexecute:\n  execute_notebooks: force\nparse:\n  myst_enable_extensions: [colon_fence]\n"
         f"sphinx:\n  local_extensions:\n    self_study: {ROOT / 'book' / '_ext'}\n"
+        f"    slides: {ROOT / 'book' / '_ext'}\n"
         f"  config:\n    html_static_path: ['{static}']\n    html_css_files: [book/layout.css]\n")
     (folder / "_toc.yml").write_text("format: jb-book\nroot: page\n")
     (folder / "page.ipynb").write_text(json.dumps(PAGE))
@@ -57,12 +61,14 @@ def editions(tmp_path_factory):
 
 
 def test_the_full_edition_has_checks_with_keys_from_the_computation(editions):
-    html, _, _ = editions
+    html, _, folder = editions
     assert 'class="self-check numeric-check' in html and 'class="self-check quiz' in html
     key = html.split('class="answer-key')[1].split("</div>")[0]
     assert ">42<" in key.replace("\n", "")                    # the glued value, not a typed one
     assert SECRET in html and "solution cell output 42" in html
     assert "self_check.js" in html and "Multiply." in html
+    deck = (folder / "_build" / "html" / "slides" / "page.slides.html").read_text()
+    assert "solution cell output 42" in deck and 'class="deck-link' in html   # the full deck
 
 
 def test_the_edition_without_solutions_leaks_nothing(editions):
@@ -71,6 +77,7 @@ def test_the_edition_without_solutions_leaks_nothing(editions):
     for leak in (SECRET, "solution cell output", "answer-key", "6 * 7"):
         assert leak not in html, leak
     site = Path(str(folder).replace("full", "student")) / "_build" / "html"
+    assert (site / "slides" / "page.slides.html").is_file()   # its deck is checked below too
     for path in site.rglob("*"):          # nor in any other file of the site (search index, ...)
         if path.is_file() and path.suffix in {".html", ".js", ".json", ".txt", ".ipynb"}:
             assert SECRET not in path.read_text(errors="ignore"), path

@@ -7,7 +7,7 @@ loads reveal.js, MathJax and require.js from the site's ``_static`` folder (vend
 ``tools/vendor_js.sh``), so it needs no network. The HTML build writes every deck to
 ``_build/html/slides/<chapter>.slides.html`` and puts a link to it under the chapter's title;
 after editing only slide cells, ``python book/_ext/slides.py`` rebuilds the decks from the last
-build's executed notebooks.
+build's executed notebooks. In a page, ``{deck}`sgd``` links to a chapter's deck.
 
 Which cells go on the deck is Jupyter's slideshow metadata (View > Cell Toolbar > Slideshow in
 the classic notebook, the property inspector in JupyterLab):
@@ -211,6 +211,23 @@ def deck_uri(docname: str) -> str:
                              posixpath.dirname(docname) or ".")
 
 
+def deck_role(name, rawtext, text, lineno, inliner, options=None, content=None):
+    """``{deck}`sgd``` -> a link to the chapter's deck (for the teaching guide's tables)."""
+    env = inliner.document.settings.env
+    stem = text.strip()
+    chapters = sorted(d for d in env.found_docs if posixpath.basename(d) == stem
+                      and Path(env.doc2path(d)).suffix == ".ipynb")
+    if len(chapters) != 1:
+        message = inliner.reporter.error(
+            f"deck {stem!r}: expected the name of one chapter notebook, found {chapters}",
+            line=lineno)
+        return [inliner.problematic(rawtext, rawtext, message)], [message]
+    uri = posixpath.relpath(f"slides/{stem}.slides.html", posixpath.dirname(env.docname) or ".")
+    link = nodes.reference(rawtext, "", refuri=uri, classes=["deck-role"])
+    link += nodes.Text("slides")
+    return [link], []
+
+
 def link_the_deck(app, doctree):
     """Under the chapter's title: a link to its deck (only chapters whose notebook has one)."""
     docname = app.env.docname
@@ -249,6 +266,7 @@ def decks_after_build(app, exception):
 
 
 def setup(app):
+    app.add_role("deck", deck_role)
     app.connect("doctree-read", link_the_deck)
     app.connect("build-finished", decks_after_build)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,0 +1,150 @@
+"""The slide decks (book/_ext/slides.py): what goes on a deck, how its markdown is resolved, that
+nbconvert's export loads nothing from the network, and that every chapter has a deck worth
+presenting. (The browser test opens a built deck offline; test_self_study builds one in both
+editions and checks the one without solutions for leaks.)"""
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "book" / "_ext"))
+
+import slides  # noqa: E402
+
+MIN_SLIDES = 6
+
+
+def cell(kind, source, slide=None, tags=(), outputs=None):
+    metadata = {"tags": list(tags)} if tags else {}
+    if slide:
+        metadata["slideshow"] = {"slide_type": slide}
+    if kind == "markdown":
+        return nbformat.v4.new_markdown_cell(source, metadata=metadata)
+    return nbformat.v4.new_code_cell(source, metadata=metadata, outputs=outputs or [])
+
+
+def notebook(*cells):
+    return nbformat.v4.new_notebook(cells=list(cells))
+
+
+def figure_output():
+    return nbformat.v4.new_output("display_data", data={"image/png": "iVBORw0KGgo=",
+                                                        "text/plain": "<Figure>"})
+
+
+def test_glued_values_are_formatted_as_on_the_page():
+    assert slides.format_glued("0.123456", ".2f") == "0.12"
+    assert slides.format_glued("459", "d") == "459"
+    assert slides.format_glued("12.0", ".0f") == "12"
+    assert slides.format_glued("'Adam'", "") == "Adam"          # the quotes of a str's repr go
+    assert slides.format_glued("0.25", ".0%") == "25%"
+
+
+def test_only_deck_cells_go_on_the_deck_with_their_glue_resolved():
+    nb = notebook(
+        cell("markdown", "# Title\n\nGap {glue:text}`gap:.1f` points.", "slide"),
+        cell("markdown", "A page paragraph, not on the deck."),
+        cell("code", "plot()", "-", outputs=[figure_output(),
+             nbformat.v4.new_output("stream", name="stderr", text="a warning"),
+             nbformat.v4.new_output("stream", name="stdout", text="table")]),
+        cell("code", "def step(): ...", "slide", tags=["slides-code"]),
+        cell("markdown", "Say {glue:text}`steps:d`.", "notes", tags=["remove-cell", "slides-only"]),
+        cell("markdown", "See [Adam](../optimization/adaptive.ipynb#bias).", "slide"),
+    )
+    deck = slides.deck_notebook(nb, {"gap": "63.04", "steps": "459"},
+                                "book/regularization/penalties")
+    sources = [c["source"] for c in deck["cells"]]
+    assert len(sources) == 5 and "A page paragraph" not in "".join(sources)
+    assert sources[0] == "# Title\n\nGap 63.0 points." and sources[3] == "Say 459."
+    plot, code = deck["cells"][1], deck["cells"][2]
+    assert slides.HIDE_INPUT_TAG in plot["metadata"]["tags"]          # figure only
+    assert slides.HIDE_INPUT_TAG not in code["metadata"].get("tags", [])   # the code is the point
+    assert [o.get("name", o["output_type"]) for o in plot["outputs"]] == ["display_data", "stdout"]
+    assert "](../book/optimization/adaptive.html#bias)" in sources[4]   # from html/slides/
+
+
+@pytest.mark.parametrize("markup, what", [
+    ("See {cite}`kingma2015adam`.", "role"),
+    ("Back to {ref}`the-loop`.", "role"),
+    (":::{admonition} Hint\nText\n:::", "directive"),
+    ("```{note}\nText\n```", "directive"),
+    ("(the-loop)=\n## The loop", "label"),
+])
+def test_myst_markup_that_would_show_raw_on_a_slide_is_refused(markup, what):
+    nb = notebook(cell("markdown", "# Title", "slide"), cell("markdown", markup, "-"))
+    with pytest.raises(ValueError, match=rf"book/x, cell 1: a MyST {what}"):
+        slides.deck_notebook(nb, {}, "book/x")
+
+
+def test_an_unknown_glue_name_and_a_deck_that_starts_mid_slide_are_refused():
+    with pytest.raises(ValueError, match=r"cell 0: \{glue:text\}`nope:.1f` names no glued value"):
+        slides.deck_notebook(notebook(cell("markdown", "{glue:text}`nope:.1f`", "slide")), {}, "book/x")
+    with pytest.raises(ValueError, match=r"first cell \(cell 1\) must start a slide.*'notes'"):
+        slides.deck_notebook(notebook(cell("markdown", "page"), cell("markdown", "n", "notes")),
+                             {}, "book/x")
+
+
+def test_the_edition_without_solutions_keeps_solution_cells_off_the_deck():
+    nb = notebook(cell("markdown", "# T", "slide"),
+                  cell("code", "print(42)", "-", tags=["solution", "hide-cell"]))
+    assert len(slides.deck_notebook(nb, {}, "book/x")["cells"]) == 2
+    assert len(slides.deck_notebook(nb, {}, "book/x", solutions=False)["cells"]) == 1
+
+
+def test_the_exported_deck_loads_everything_from_the_site(tmp_path):
+    executed, html = tmp_path / "jupyter_execute", tmp_path / "html"
+    (executed / "book" / "part").mkdir(parents=True)
+    nb = notebook(cell("markdown", "# A deck\n\n$\\alpha = {glue:text}`lr:.2f`$", "slide"),
+                  cell("markdown", "Tell them {glue:text}`lr:.1e`.", "notes", ["remove-cell"]),
+                  cell("code", "plot()", "slide", outputs=[figure_output()]))
+    nbformat.write(nb, executed / "book" / "part" / "chapter.ipynb")
+    (executed / "book" / "part" / "chapter.glue.json").write_text(
+        json.dumps({"lr": {"data": {"text/plain": "0.001"}}}))
+    written = slides.build_decks(executed, html, ["book/part/chapter", "book/part/missing"])
+    assert written == [html / "slides" / "chapter.slides.html"]
+    page = written[0].read_text()
+    sources = re.findall(r'<(?:script|link|img)[^>]*(?:src|href)="([^"]+)"', page)
+    assert sources and not [s for s in sources if re.match(r"(https?:)?//", s)], sources
+    for asset in ("../_static/reveal.js/dist/reveal.js", "../_static/mathjax/tex-chtml.js",
+                  "../_static/reveal.js/plugin/notes/notes.js", "../_static/widgets/require.js"):
+        assert asset in page
+        if asset.startswith("../_static/"):
+            assert (ROOT / "vendor" / asset.removeprefix("../_static/")).is_file(), asset
+    assert '<aside class="notes">' in page and "Tell them 1.0e-03." in page
+    assert "\\alpha = 0.00" in page and "plot()" not in page and "data:image/png" in page
+    assert 'href="../book/part/chapter.html"' in page               # back to the chapter's page
+
+
+def toc_chapters() -> list[Path]:
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [chapter["file"] for part in toc["parts"] for chapter in part["chapters"]]
+    return [ROOT / f"{f}.ipynb" for f in files if (ROOT / f"{f}.ipynb").exists()]
+
+
+GLUE_CALL = re.compile(r"""glue\(\s*["']([\w.-]+)["']""")
+
+
+@pytest.mark.parametrize("path", toc_chapters(), ids=lambda p: p.stem)
+def test_every_chapter_has_a_deck_worth_presenting(path):
+    """Slides, speaker notes, no raw markup, glued numbers that exist, sized for a lecture."""
+    nb = nbformat.read(path, as_version=4)
+    assert slides.has_deck(nb), f"{path.name} has no deck cells (slideshow metadata)"
+    names = {name for c in nb.cells if c.cell_type == "code" for name in GLUE_CALL.findall(c.source)}
+    docname = path.relative_to(ROOT).with_suffix("").as_posix()
+    deck = slides.deck_notebook(nb, {name: "0" for name in names}, docname)  # raises on raw MyST
+    kinds = [slides.slide_type(c) for c in deck["cells"]]
+    assert MIN_SLIDES <= kinds.count("slide") <= 20, kinds.count("slide")
+    assert "subslide" not in kinds, "one row of slides: the lecturer moves with one key"
+    assert kinds.count("notes") >= kinds.count("slide") - 1, "a speaker note for (nearly) every slide"
+    assert deck["cells"][0]["source"].startswith("# "), "the deck opens with the chapter's title"
+    for c in nb.cells:  # a deck-only cell is hidden from the page
+        tags = c.metadata.get("tags", [])
+        if "slides-only" in tags:
+            assert "remove-cell" in tags and slides.slide_type(c) in slides.ON_DECK
