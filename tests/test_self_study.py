@@ -5,6 +5,7 @@ slide deck included.
 (The browser test checks every self-check of the real book in Chromium.)"""
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -95,3 +96,45 @@ def test_a_check_without_its_tolerance_or_answer_fails_the_build(tmp_path):
                             text=True, timeout=600)
     assert result.returncode != 0 and "tolerance" in result.stdout + result.stderr
     shutil.rmtree(tmp_path / "_build", ignore_errors=True)
+
+
+def chapters() -> list[Path]:
+    import yaml
+
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [c["file"] for part in toc["parts"] for c in part["chapters"]]
+    return [ROOT / f"{f}.ipynb" for f in files if (ROOT / f"{f}.ipynb").exists()]
+
+
+def exercise_items(nb: dict) -> list[str]:
+    """The text of each numbered item of the chapter's "## Exercises" section."""
+    text, inside = [], False
+    for cell in nb["cells"]:
+        source = "".join(cell["source"])
+        if cell["cell_type"] != "markdown" or "slides-only" in cell["metadata"].get("tags", []):
+            continue
+        for line in source.splitlines():
+            if line.startswith("## "):
+                inside = line.strip() == "## Exercises"
+            elif inside:
+                text.append(line)
+    return [item for item in re.split(r"(?m)^(?=\d+\. )", "\n".join(text)) if re.match(r"\d+\. ", item)]
+
+
+@pytest.mark.parametrize("path", chapters(), ids=lambda p: p.stem)
+def test_every_exercise_has_a_hint_and_a_solution_and_the_chapter_its_questions(path):
+    nb = json.loads(path.read_text())
+    items = exercise_items(nb)
+    assert len(items) >= 3, f"{path.name}: {len(items)} exercises"
+    for item in items:
+        number = item.split(".")[0]
+        assert ":class: dropdown hint" in item, f"{path.name}: exercise {number} has no hint"
+        assert ":class: dropdown solution" in item, f"{path.name}: exercise {number} has no solution"
+    numbers = {int(item.split(".")[0]) for item in items}
+    for cell in nb["cells"]:
+        if "solution" in cell["metadata"].get("tags", []):
+            first = "".join(cell["source"]).splitlines()[0]
+            found = re.match(r"# Solution to exercise (\d+)\b", first)
+            assert found and int(found.group(1)) in numbers, f"{path.name}: solution cell {first!r}"
+    text = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+    assert 3 <= text.count(":::{quiz}") <= 6, f"{path.name}: {text.count(':::{quiz}')} concept questions"
