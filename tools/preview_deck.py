@@ -29,11 +29,14 @@ def execute(notebook_path: Path, out: Path) -> str:
     """Execute the notebook into OUT/jupyter_execute as the book build does; returns its docname."""
     import nbclient
     import nbformat
+    from jupyter_client import KernelManager
     from myst_nb.ext.glue import extract_glue_data
 
     docname = notebook_path.resolve().relative_to(ROOT).with_suffix("").as_posix()
     nb = nbformat.read(notebook_path, as_version=4)
-    nbclient.NotebookClient(nb, timeout=300, resources={
+    # IPC, not TCP: kernels started at the same time on one machine cannot take each other's ports
+    kernel = KernelManager(kernel_name="python3", transport="ipc")
+    nbclient.NotebookClient(nb, km=kernel, timeout=300, resources={
         "metadata": {"path": str(notebook_path.parent)}}).execute()
 
     class _Log:
