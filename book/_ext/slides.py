@@ -217,10 +217,13 @@ def deck_role(name, rawtext, text, lineno, inliner, options=None, content=None):
     stem = text.strip()
     chapters = sorted(d for d in env.found_docs if posixpath.basename(d) == stem
                       and Path(env.doc2path(d)).suffix == ".ipynb")
+    problem = None
     if len(chapters) != 1:
-        message = inliner.reporter.error(
-            f"deck {stem!r}: expected the name of one chapter notebook, found {chapters}",
-            line=lineno)
+        problem = f"deck {stem!r}: expected the name of one chapter notebook, found {chapters}"
+    elif not has_deck(json.loads(Path(env.doc2path(chapters[0])).read_text())):
+        problem = f"deck {stem!r}: the chapter {chapters[0]} has no deck cells"
+    if problem:
+        message = inliner.reporter.error(problem, line=lineno)
         return [inliner.problematic(rawtext, rawtext, message)], [message]
     uri = posixpath.relpath(f"slides/{stem}.slides.html", posixpath.dirname(env.docname) or ".")
     link = nodes.reference(rawtext, "", refuri=uri, classes=["deck-role"])
