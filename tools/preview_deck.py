@@ -16,6 +16,7 @@ import http.server
 import json
 import shutil
 import sys
+import tempfile
 import threading
 from pathlib import Path
 
@@ -35,7 +36,9 @@ def execute(notebook_path: Path, out: Path) -> str:
     docname = notebook_path.resolve().relative_to(ROOT).with_suffix("").as_posix()
     nb = nbformat.read(notebook_path, as_version=4)
     # IPC, not TCP: kernels started at the same time on one machine cannot take each other's ports
-    kernel = KernelManager(kernel_name="python3", transport="ipc")
+    # (the sockets at an absolute path: the kernel runs in the notebook's folder, not ours)
+    kernel = KernelManager(kernel_name="python3", transport="ipc",
+                           ip=str(Path(tempfile.mkdtemp(prefix="deck-kernel-")) / "kernel"))
     nbclient.NotebookClient(nb, km=kernel, timeout=300, resources={
         "metadata": {"path": str(notebook_path.parent)}}).execute()
 
