@@ -155,3 +155,27 @@ def test_every_chapter_has_a_deck_worth_presenting(path):
         tags = c.metadata.get("tags", [])
         if "slides-only" in tags:
             assert "remove-cell" in tags and slides.slide_type(c) in slides.ON_DECK
+
+
+@pytest.mark.parametrize("tex, text", [
+    (r"\beta_1^t", "β₁ᵗ"),
+    (r"10^{-3}", "10⁻³"),
+    (r"\alpha/(\sqrt{\hat v_t}+\epsilon)", "α/(√(v̂ₜ)+ε)"),
+    (r"\frac{\alpha}{1-\rho}", "α/(1−ρ)"),
+    (r"\mathbb E_S[g_S]", "𝔼_S[g_S]"),            # no subscript S in Unicode: the TeX form stays
+    (r"\|g_t\|^2 \approx \sigma^2/B", "‖gₜ‖² ≈ σ²/B"),
+    (r"\text{keep} = 1-p", "keep = 1−p"),
+])
+def test_speaker_notes_write_their_math_in_unicode(tex, text):
+    assert slides.tex_to_text(tex) == text
+
+
+def test_a_note_with_math_that_has_no_text_form_is_refused_and_slides_keep_their_math():
+    nb = notebook(cell("markdown", "# T\n\n$\\beta_1$ on the slide", "slide"),
+                  cell("markdown", "Say $\\beta_1 = 0.9$ and $x_{t+1}$.", "notes"),
+                  cell("markdown", "Then $\\begin{pmatrix}1\\end{pmatrix}$.", "notes"))
+    with pytest.raises(ValueError, match=r"cell 2: speaker notes show math as text.*'\\\\begin'"):
+        slides.deck_notebook(nb, {}, "book/x")
+    deck = slides.deck_notebook(notebook(*nb.cells[:2]), {}, "book/x")
+    assert deck["cells"][0]["source"].endswith("$\\beta_1$ on the slide")   # MathJax typesets it
+    assert deck["cells"][1]["source"] == "Say β₁ = 0.9 and xₜ₊₁."

@@ -24,6 +24,8 @@ the classic notebook, the property inspector in JupyterLab):
 * Markdown on a deck is Markdown, math and ``{glue:text}`name:format``` (the glued value,
   formatted as on the page); links to other chapters become links to their pages. Any other MyST
   markup (roles, directives, labels) would show raw on a slide, so it fails the deck's build.
+  The speaker view shows notes without MathJax, so the math of a note is written out in
+  Unicode (``$\beta_1^t$`` becomes β₁ᵗ); a command with no plain-text form fails the build.
 
 In the edition without solutions (``BOOK_SOLUTIONS=0``) cells tagged ``solution`` never reach a
 deck.
@@ -99,6 +101,131 @@ def _resolve_markdown(source: str, glued: dict[str, str], where: str, link_prefi
         lambda m: f"]({posixpath.normpath(link_prefix + m.group(1))}.html{m.group(2) or ''})", text)
 
 
+# Speaker notes: reveal.js's speaker view shows the notes as plain HTML, without MathJax, so
+# their math is written out in Unicode when the deck is built (β₁, 10⁻³, √κ, α/(1−ρ)).
+_GREEK = {name: chr(code) for name, code in [
+    ("alpha", 0x3B1), ("beta", 0x3B2), ("gamma", 0x3B3), ("delta", 0x3B4), ("epsilon", 0x3B5),
+    ("varepsilon", 0x3B5), ("zeta", 0x3B6), ("eta", 0x3B7), ("theta", 0x3B8), ("iota", 0x3B9),
+    ("kappa", 0x3BA), ("lambda", 0x3BB), ("mu", 0x3BC), ("nu", 0x3BD), ("xi", 0x3BE),
+    ("pi", 0x3C0), ("rho", 0x3C1), ("sigma", 0x3C3), ("tau", 0x3C4), ("phi", 0x3C6),
+    ("varphi", 0x3C6), ("chi", 0x3C7), ("psi", 0x3C8), ("omega", 0x3C9), ("Gamma", 0x393),
+    ("Delta", 0x394), ("Theta", 0x398), ("Lambda", 0x39B), ("Xi", 0x39E), ("Pi", 0x3A0),
+    ("Sigma", 0x3A3), ("Phi", 0x3A6), ("Psi", 0x3A8), ("Omega", 0x3A9)]}
+_SYMBOLS = {
+    "approx": "≈", "cdot": "·", "times": "×", "le": "≤", "leq": "≤", "ge": "≥", "geq": "≥",
+    "ne": "≠", "neq": "≠", "pm": "±", "infty": "∞", "to": "→", "rightarrow": "→",
+    "leftarrow": "←", "ast": "*", "top": "ᵀ", "odot": "⊙", "nabla": "∇", "ell": "ℓ",
+    "sum": "Σ", "prod": "Π", "partial": "∂", "in": "∈", "mid": "|", "ldots": "…", "dots": "…",
+    "lVert": "‖", "rVert": "‖", "Vert": "‖", "lvert": "|", "rvert": "|", "sim": "~",
+    "propto": "∝", "gg": "≫", "ll": "≪", "circ": "∘", "ln": "ln", "log": "log", "exp": "exp",
+    "max": "max", "min": "min", "arg": "arg", "lim": "lim", "quad": " ",
+    "qquad": " ", ",": " ", ";": " ", "!": "", " ": " ", "%": "%", "{": "{", "}": "}", "|": "‖",
+    "left": "", "right": "", "big": "", "Big": "", **_GREEK}
+_SUPERSCRIPT = dict(zip("0123456789+-−=()abcdefghijklmnoprstuvwxyzABDEGHIJKLMNOPRTUVW",
+                       "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁻⁼⁽⁾ᵃᵇᶜᵈᵉᶠᵍʰⁱʲᵏˡᵐⁿᵒᵖʳˢᵗᵘᵛʷˣʸᶻᴬᴮᴰᴱᴳᴴᴵᴶᴷᴸᴹᴺᴼᴾᴿᵀᵁⱽᵂ"))
+_SUBSCRIPT = dict(zip("0123456789+-−=()aehijklmnoprstuvx", "₀₁₂₃₄₅₆₇₈₉₊₋₋₌₍₎ₐₑₕᵢⱼₖₗₘₙₒₚᵣₛₜᵤᵥₓ"))
+_BLACKBOARD = {"E": "𝔼", "R": "ℝ", "N": "ℕ", "Z": "ℤ", "P": "ℙ"}
+_ACCENTS = {"hat": "\u0302", "bar": "\u0304", "tilde": "\u0303", "dot": "\u0307"}
+
+
+def _tex_group(tex: str, i: int) -> tuple[str, int]:
+    """The argument starting at tex[i] (a {...} group, a command or one character)."""
+    while i < len(tex) and tex[i] == " ":
+        i += 1
+    if i >= len(tex):
+        raise ValueError("an argument is missing")
+    if tex[i] == "{":
+        depth, j = 0, i
+        while j < len(tex):
+            depth += {"{": 1, "}": -1}.get(tex[j], 0)
+            if depth == 0:
+                return tex[i + 1:j], j + 1
+            j += 1
+        raise ValueError("a brace is not closed")
+    if tex[i] == "\\":
+        j = i + 1
+        while j < len(tex) and tex[j].isalpha():
+            j += 1
+        return tex[i:max(j, i + 2)], max(j, i + 2)
+    return tex[i], i + 1
+
+
+def _script(text: str, table: dict, mark: str) -> str:
+    if text in {"*", "′", "ᵀ"} and mark == "^":
+        return text
+    if text and all(ch in table for ch in text):
+        return "".join(table[ch] for ch in text)
+    return f"{mark}({text})" if len(text) > 1 else f"{mark}{text}"
+
+
+def tex_to_text(tex: str) -> str:
+    """Inline TeX as Unicode text, for the speaker notes: ``\\beta_1^t`` -> ``β₁ᵗ``.
+
+    Covers the notation of the book's notes (Greek letters, scripts, roots, fractions, accents,
+    relations); anything else raises ``ValueError`` naming the command.
+    """
+    out, i = [], 0
+    while i < len(tex):
+        ch = tex[i]
+        if ch in "^_":
+            argument, i = _tex_group(tex, i + 1)
+            text = tex_to_text(argument)
+            out.append(_script(text, _SUPERSCRIPT if ch == "^" else _SUBSCRIPT, ch))
+        elif ch == "{" or ch == "}":
+            i += 1
+        elif ch == "\\":
+            command, i = _tex_group(tex, i)
+            name = command[1:]
+            if name in _SYMBOLS:
+                out.append(_SYMBOLS[name])
+            elif name in {"sqrt"}:
+                argument, i = _tex_group(tex, i)
+                text = tex_to_text(argument)
+                out.append(f"√{text}" if len(text) == 1 else f"√({text})")
+            elif name in {"frac", "tfrac", "dfrac"}:
+                top, i = _tex_group(tex, i)
+                bottom, i = _tex_group(tex, i)
+                top, bottom = tex_to_text(top), tex_to_text(bottom)
+                wrap = lambda t: t if len(t) == 1 or t.isalnum() else f"({t})"
+                out.append(f"{wrap(top)}/{wrap(bottom)}")
+            elif name == "mathbb":
+                argument, i = _tex_group(tex, i)
+                out.append(_BLACKBOARD.get(argument, argument))
+            elif name in _ACCENTS:
+                argument, i = _tex_group(tex, i)
+                out.append(tex_to_text(argument) + _ACCENTS[name])
+            elif name in {"text", "mathrm", "mathbf", "mathit", "mathcal", "operatorname",
+                          "boldsymbol", "textrm"}:
+                argument, i = _tex_group(tex, i)
+                out.append(tex_to_text(argument) if name != "text" else argument)
+            else:
+                raise ValueError(f"the TeX command {command!r} has no plain-text form")
+        elif ch == "-":
+            out.append("−")
+            i += 1
+        else:
+            out.append(ch)
+            i += 1
+    return "".join(out)
+
+
+_NOTES_MATH = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$", re.S)
+
+
+def _notes_text(source: str, where: str) -> str:
+    """Speaker notes with their math written out in Unicode (Markdown's own characters escaped)."""
+    def plain(match):
+        tex = match.group(1) or match.group(2)
+        try:
+            text = tex_to_text(tex.strip())
+        except ValueError as error:
+            raise ValueError(f"{where}: speaker notes show math as text, and {error} "
+                             f"(in ${tex}$)") from None
+        return re.sub(r"([\\`*_\[\]<>])", r"\\\1", text)
+
+    return _NOTES_MATH.sub(plain, source)
+
+
 def _keep_output(output: dict) -> bool:
     if output.get("output_type") == "stream":
         return output.get("name") == "stdout"
@@ -131,8 +258,10 @@ def deck_notebook(notebook: dict, glued: dict[str, str], docname: str,
                              f"slide (slideshow slide_type 'slide'), not {kind!r}")
         source = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
         if cell["cell_type"] == "markdown":
-            cell["source"] = _resolve_markdown(source, glued, f"{docname}, cell {index}",
-                                               link_prefix)
+            where = f"{docname}, cell {index}"
+            cell["source"] = _resolve_markdown(source, glued, where, link_prefix)
+            if kind == "notes":
+                cell["source"] = _notes_text(cell["source"], where)
         elif cell["cell_type"] == "code":
             cell["outputs"] = [out for out in cell.get("outputs", []) if _keep_output(out)]
             if "slides-code" not in tags:
