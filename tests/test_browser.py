@@ -433,7 +433,7 @@ def test_every_chapter_links_its_deck_and_every_deck_is_built(site_url):
 def test_a_deck_works_offline_as_a_lecturer_steps_through_it(browser, site_url):
     """Open the SGD deck with the network cut off, move to the third slide with the arrow key:
     its equations are typeset by the vendored MathJax, every request stayed on 127.0.0.1, and
-    the deck has speaker notes (the speaker view shows them)."""
+    S opens the speaker view with that slide's notes, their math written out as text."""
     context = browser.new_context(viewport={"width": 1280, "height": 720})
     page = context.new_page()
     outside, problems = [], []
@@ -459,9 +459,16 @@ def test_a_deck_works_offline_as_a_lecturer_steps_through_it(browser, site_url):
         assert present.locator("img").count() >= 1, "the third slide shows its figure"
         assert page.locator("aside.notes").count() >= 5
         assert "\\(" not in present.inner_text() and "$" not in present.inner_text()
-        assert outside == [] and problems == [], (outside, problems)
         SHOTS.mkdir(exist_ok=True)
         page.screenshot(path=str(SHOTS / "slides_sgd_slide-3.png"))
+        with context.expect_page() as opened:       # S: the speaker view, in its own window
+            page.keyboard.press("s")
+        speaker = opened.value
+        speaker.wait_for_selector(".speaker-controls-notes", timeout=10000)
+        speaker.wait_for_timeout(1000)
+        notes = speaker.locator(".speaker-controls-notes").inner_text()
+        assert len(notes) > 80 and "$" not in notes and "\\" not in notes, notes[:200]
+        assert outside == [] and problems == [], (outside, problems)
     finally:
         context.close()
 
