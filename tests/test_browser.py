@@ -473,17 +473,12 @@ def test_a_deck_works_offline_as_a_lecturer_steps_through_it(browser, site_url):
         context.close()
 
 
-SLIDE_CONTENT_BOTTOM = """(() => {
-  const slide = Reveal.getCurrentSlide();
-  let bottom = 0;
-  for (const child of slide.querySelectorAll(":scope > *:not(aside)")) {
-    bottom = Math.max(bottom, child.offsetTop + child.offsetHeight);
-  }
-  return bottom;
-})()"""
-
-
 def test_no_slide_of_any_deck_runs_off_its_slide(browser, site_url):
+    import sys
+
+    sys.path.insert(0, str(ROOT / "book" / "_ext"))
+    import slides
+
     """Every slide of every deck at the projector's 1280x720: its content ends above the
     slide's bottom edge, its equations typeset without errors, its images loaded."""
     decks = sorted((SITE / "slides").glob("*.slides.html"))
@@ -502,8 +497,8 @@ def test_no_slide_of_any_deck_runs_off_its_slide(browser, site_url):
             page.evaluate("MathJax.startup.promise")
             for index in range(page.evaluate("Reveal.getTotalSlides()")):
                 page.evaluate(f"Reveal.slide({index})")
-                bottom = page.evaluate(SLIDE_CONTENT_BOTTOM)
-                if bottom > 0.98 * 720:   # as tools/preview_deck.py reports it
+                bottom = page.evaluate(slides.SLIDE_CONTENT_BOTTOM_JS)
+                if bottom > 0.98 * slides.SLIDE_HEIGHT:   # as tools/preview_deck.py reports it
                     too_tall.append(f"{deck.name} slide {index + 1}: {bottom} px")
             assert page.locator("mjx-merror").count() == 0, f"{deck.name}: a MathJax error"
             broken = page.evaluate("[...document.images].filter(i => !i.complete || "

@@ -54,17 +54,6 @@ def execute(notebook_path: Path, out: Path) -> str:
     return docname
 
 
-# How far down the current slide its content reaches, in slide pixels (speaker notes excluded).
-_CONTENT_HEIGHT = """(() => {
-  const slide = Reveal.getCurrentSlide();
-  let bottom = 0;
-  for (const child of slide.querySelectorAll(":scope > *:not(aside)")) {
-    bottom = Math.max(bottom, child.offsetTop + child.offsetHeight);
-  }
-  return bottom;
-})()"""
-
-
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args):
         pass
@@ -96,9 +85,10 @@ def screenshots(deck: Path, site: Path, out: Path) -> list[str]:
         for index in range(total):
             page.evaluate(f"Reveal.slide({index})")
             page.wait_for_timeout(300)
-            height = page.evaluate(_CONTENT_HEIGHT)
-            if height > 720 * 0.98:
-                problems.append(f"slide {index + 1}: content is {height} px high, the slide 720")
+            height = page.evaluate(slides.SLIDE_CONTENT_BOTTOM_JS)
+            if height > 0.98 * slides.SLIDE_HEIGHT:
+                problems.append(f"slide {index + 1}: content is {height} px high, the slide "
+                                f"{slides.SLIDE_HEIGHT}")
             page.screenshot(path=str(out / f"slide-{index + 1:02d}.png"))
         browser.close()
     server.shutdown()

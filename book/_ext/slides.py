@@ -47,6 +47,19 @@ TEMPLATES = Path(__file__).resolve().parent / "slides_templates"
 ON_DECK = {"slide", "subslide", "fragment", "-", "notes"}
 HIDE_INPUT_TAG = "slides-hide-input"
 
+#: JavaScript, run in a deck: how far down the current slide its content reaches, in slide
+#: pixels (speaker notes excluded). A slide is 720 high; tools/preview_deck.py and the browser
+#: test report a slide whose content runs past it.
+SLIDE_CONTENT_BOTTOM_JS = """(() => {
+  const slide = Reveal.getCurrentSlide();
+  let bottom = 0;
+  for (const child of slide.querySelectorAll(":scope > *:not(aside)")) {
+    bottom = Math.max(bottom, child.offsetTop + child.offsetHeight);
+  }
+  return bottom;
+})()"""
+SLIDE_HEIGHT = 720
+
 _GLUE = re.compile(r"\{glue(?::text)?\}`([^`]+)`")
 _MYST = [
     (re.compile(r"\{[A-Za-z][\w:.-]*\}`[^`]*`"), "a MyST role"),
