@@ -22,7 +22,7 @@ BINDER = ROOT / "binder" / "requirements.txt"
 CPU_INDEX = "--extra-index-url https://download.pytorch.org/whl/cpu"
 # In requirements.txt to build or test the book, not to run its chapters.
 BUILD_AND_TEST = {"jupyter-book", "sphinxcontrib-bibtex", "jupytext", "pytest", "pytest-xdist",
-                  "nbval", "pytorch-optimizer", "kornia", "playwright"}
+                  "nbval", "pytorch-optimizer", "kornia", "playwright", "nbconvert"}
 # A short chapter that reads committed results and the shipped weights.
 CHAPTER = "book/transfer/transfer_learning.ipynb"
 
