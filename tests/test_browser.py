@@ -24,8 +24,8 @@ from pathlib import Path
 from urllib.parse import urldefrag, urljoin, urlparse
 
 import pytest
-import yaml
 
+from book_toc import chapter_notebooks, toc_files
 from system_packages import ensure_debian_package
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,11 +37,7 @@ SMALLEST_TEXT_PX = 10.0   # at the displayed size, in a 1280 px window
 
 def toc_pages() -> list[str]:
     """Every page of ``_toc.yml`` as a path relative to the site, e.g. book/intro.html."""
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    pages = [toc["root"]]
-    for part in toc.get("parts", []):
-        pages += [chapter["file"] for chapter in part["chapters"]]
-    return [f"{page}.html" for page in pages]
+    return [f"{page}.html" for page in toc_files()]
 
 
 def chromium_path() -> str:
@@ -79,9 +75,9 @@ def browser():
         browser.close()
 
 
-def visit(browser, url: str):
+def visit(browser, url: str, viewport=(1280, 2000)):
     """Open ``url`` with every request outside 127.0.0.1 refused; return page and problems."""
-    context = browser.new_context(viewport={"width": 1280, "height": 2000})
+    context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
     page = context.new_page()
     problems: list[str] = []
     page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
@@ -414,7 +410,7 @@ def test_the_site_has_every_assignment_without_answers_or_hidden_tests(site_url)
 
 
 def chapter_notebook_pages() -> list[str]:
-    return [p for p in toc_pages() if (ROOT / p).with_suffix(".ipynb").exists()]
+    return [f"{p.relative_to(ROOT).with_suffix('').as_posix()}.html" for p in chapter_notebooks()]
 
 
 def test_every_chapter_links_its_deck_and_every_deck_is_built(site_url):
@@ -474,23 +470,19 @@ def test_a_deck_works_offline_as_a_lecturer_steps_through_it(browser, site_url):
 
 
 def test_no_slide_of_any_deck_runs_off_its_slide(browser, site_url):
+    """Every slide of every deck at the projector's 1280x720: its content ends above the
+    slide's bottom edge, its equations typeset without errors, its images loaded."""
     import sys
 
     sys.path.insert(0, str(ROOT / "book" / "_ext"))
     import slides
 
-    """Every slide of every deck at the projector's 1280x720: its content ends above the
-    slide's bottom edge, its equations typeset without errors, its images loaded."""
     decks = sorted((SITE / "slides").glob("*.slides.html"))
     assert decks, "no decks were built"
     too_tall = []
     for deck in decks:
-        context = browser.new_context(viewport={"width": 1280, "height": 720})
-        page = context.new_page()
-        context.route(lambda u: urlparse(u).hostname not in ("127.0.0.1", None),
-                      lambda route: route.abort())
+        context, page, _ = visit(browser, urljoin(site_url, f"slides/{deck.name}"), (1280, 720))
         try:
-            page.goto(urljoin(site_url, f"slides/{deck.name}"), wait_until="load")
             page.wait_for_function("window.Reveal && Reveal.isReady()", timeout=15000)
             page.wait_for_function("window.MathJax && MathJax.startup && MathJax.startup.promise",
                                    timeout=15000)

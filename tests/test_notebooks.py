@@ -5,7 +5,8 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
+
+from book_toc import toc_files
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
@@ -14,11 +15,6 @@ from normalize_notebooks import normalized  # noqa: E402
 
 NOTEBOOKS = sorted(p for p in (ROOT / "book").rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
 SETUP_LINE = 'if importlib.util.find_spec("lecture_code") is None:'
-
-
-def toc_files() -> set[str]:
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    return {toc["root"]} | {c["file"] for part in toc["parts"] for c in part["chapters"]}
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: str(p.relative_to(ROOT)))

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from book_toc import chapter_notebooks
+
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "The worked solution says 41.5"
 
@@ -98,14 +100,6 @@ def test_a_check_without_its_tolerance_or_answer_fails_the_build(tmp_path):
     shutil.rmtree(tmp_path / "_build", ignore_errors=True)
 
 
-def chapters() -> list[Path]:
-    import yaml
-
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [c["file"] for part in toc["parts"] for c in part["chapters"]]
-    return [ROOT / f"{f}.ipynb" for f in files if (ROOT / f"{f}.ipynb").exists()]
-
-
 def exercise_items(nb: dict) -> list[str]:
     """The text of each numbered item of the chapter's "## Exercises" section."""
     text, inside = [], False
@@ -121,7 +115,7 @@ def exercise_items(nb: dict) -> list[str]:
     return [item for item in re.split(r"(?m)^(?=\d+\. )", "\n".join(text)) if re.match(r"\d+\. ", item)]
 
 
-@pytest.mark.parametrize("path", chapters(), ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", chapter_notebooks(), ids=lambda p: p.stem)
 def test_every_exercise_has_a_hint_and_a_solution_and_the_chapter_its_questions(path):
     nb = json.loads(path.read_text())
     items = exercise_items(nb)

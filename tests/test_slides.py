@@ -11,7 +11,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
-import yaml
+
+from book_toc import chapter_notebooks
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "book" / "_ext"))
@@ -122,12 +123,6 @@ def test_the_exported_deck_loads_everything_from_the_site(tmp_path):
     assert 'href="../book/part/chapter.html"' in page               # back to the chapter's page
 
 
-def toc_chapters() -> list[Path]:
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [chapter["file"] for part in toc["parts"] for chapter in part["chapters"]]
-    return [ROOT / f"{f}.ipynb" for f in files if (ROOT / f"{f}.ipynb").exists()]
-
-
 class AnyGluedName(dict):
     """Every name glued, as "0": the names themselves are checked by test_notebooks and by the
     deck's build (some chapters glue names made in a loop, which no static reading finds)."""
@@ -139,7 +134,7 @@ class AnyGluedName(dict):
         return "0"
 
 
-@pytest.mark.parametrize("path", toc_chapters(), ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", chapter_notebooks(), ids=lambda p: p.stem)
 def test_every_chapter_has_a_deck_worth_presenting(path):
     """Slides, speaker notes, no raw markup, glued numbers that exist, sized for a lecture."""
     nb = nbformat.read(path, as_version=4)
@@ -179,3 +174,4 @@ def test_a_note_with_math_that_has_no_text_form_is_refused_and_slides_keep_their
     deck = slides.deck_notebook(notebook(*nb.cells[:2]), {}, "book/x")
     assert deck["cells"][0]["source"].endswith("$\\beta_1$ on the slide")   # MathJax typesets it
     assert deck["cells"][1]["source"] == "Say β₁ = 0.9 and xₜ₊₁."
+

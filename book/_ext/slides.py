@@ -32,7 +32,6 @@ deck.
 """
 from __future__ import annotations
 
-import ast
 import copy
 import json
 import posixpath
@@ -41,6 +40,8 @@ import sys
 from pathlib import Path
 
 from docutils import nodes
+# a glued value formatted exactly as {glue:text}`name:spec` formats it on the page
+from myst_nb.core.variables import format_plain_text as format_glued
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = Path(__file__).resolve().parent / "slides_templates"
@@ -76,24 +77,6 @@ def slide_type(cell) -> str | None:
 def has_deck(notebook: dict) -> bool:
     """Whether any cell of the notebook carries slideshow metadata that puts it on a deck."""
     return any(slide_type(cell) in ON_DECK for cell in notebook["cells"])
-
-
-def format_glued(text_plain: str, spec: str) -> str:
-    """A glued text/plain value formatted like ``{glue:text}`name:spec``` on the page."""
-    try:
-        value = ast.literal_eval(text_plain)
-    except (SyntaxError, ValueError):
-        value = text_plain
-    if not spec:
-        return str(value)
-    kind = spec[-1]
-    if kind == "s":
-        value = str(value)
-    elif kind in "bcdoxX":
-        value = int(value)
-    elif kind in "eEfFgGn%":
-        value = float(value)
-    return format(value, spec)
 
 
 def _resolve_markdown(source: str, glued: dict[str, str], where: str, link_prefix: str) -> str:
@@ -347,10 +330,10 @@ def build_decks(executed: Path, html: Path, docnames: list[str], solutions: bool
     return written
 
 
-def deck_uri(docname: str) -> str:
-    """The deck of a chapter, relative to the chapter's page."""
-    return posixpath.relpath(f"slides/{posixpath.basename(docname)}.slides.html",
-                             posixpath.dirname(docname) or ".")
+def deck_uri(chapter: str, page: str) -> str:
+    """The deck of ``chapter`` (a docname or its stem), relative to the page ``page``."""
+    return posixpath.relpath(f"slides/{posixpath.basename(chapter)}.slides.html",
+                             posixpath.dirname(page) or ".")
 
 
 def deck_role(name, rawtext, text, lineno, inliner, options=None, content=None):
@@ -367,8 +350,8 @@ def deck_role(name, rawtext, text, lineno, inliner, options=None, content=None):
     if problem:
         message = inliner.reporter.error(problem, line=lineno)
         return [inliner.problematic(rawtext, rawtext, message)], [message]
-    uri = posixpath.relpath(f"slides/{stem}.slides.html", posixpath.dirname(env.docname) or ".")
-    link = nodes.reference(rawtext, "", refuri=uri, classes=["deck-role"])
+    link = nodes.reference(rawtext, "", refuri=deck_uri(stem, env.docname),
+                           classes=["deck-role"])
     link += nodes.Text("slides")
     return [link], []
 
@@ -384,7 +367,7 @@ def link_the_deck(app, doctree):
         return
     para = nodes.paragraph(classes=["deck-link"])
     para += nodes.Text("Lecture slides: ")
-    link = nodes.reference("", "", refuri=deck_uri(docname), classes=["deck-link-anchor"])
+    link = nodes.reference("", "", refuri=deck_uri(docname, docname), classes=["deck-link-anchor"])
     link += nodes.Text("this chapter as a slide deck")
     para += link
     para += nodes.Text(" (arrow keys to move, S for the speaker notes, F for full screen).")
