@@ -175,3 +175,32 @@ def test_a_note_with_math_that_has_no_text_form_is_refused_and_slides_keep_their
     assert deck["cells"][0]["source"].endswith("$\\beta_1$ on the slide")   # MathJax typesets it
     assert deck["cells"][1]["source"] == "Say β₁ = 0.9 and xₜ₊₁."
 
+
+def test_a_chapter_found_in_the_cache_keeps_its_outputs_on_the_deck(tmp_path):
+    """A rebuild that finds a chapter in jupyter-cache writes jupyter_execute/<chapter>.ipynb
+    without outputs: the deck takes them from the cache, merged into the source notebook."""
+    from jupyter_cache import get_cache
+    from jupyter_cache.base import CacheBundleIn
+
+    docname = "book/optimization/sgd"
+    executed_nb = nbformat.read(ROOT / f"{docname}.ipynb", as_version=4)
+    figure_cells = [c for c in executed_nb.cells if c.cell_type == "code"
+                    and slides.slide_type(c) in slides.ON_DECK]
+    for c in executed_nb.cells:
+        if c.cell_type == "code":
+            c.outputs = [figure_output()] if c in figure_cells else []
+    cache = tmp_path / ".jupyter_cache"
+    get_cache(str(cache)).cache_notebook_bundle(CacheBundleIn(executed_nb, ROOT / f"{docname}.ipynb"),
+                                                check_validity=False)
+    executed, html = tmp_path / "jupyter_execute", tmp_path / "html"
+    stripped = nbformat.read(ROOT / f"{docname}.ipynb", as_version=4)   # no outputs at all
+    (executed / "book" / "optimization").mkdir(parents=True)
+    nbformat.write(stripped, executed / f"{docname}.ipynb")
+    glue_names = {m for c in stripped.cells if c.cell_type == "markdown"
+                  for m in re.findall(r"\{glue:text\}`([^`:]+)", c.source)}
+    (executed / f"{docname}.glue.json").write_text(
+        json.dumps({n: {"data": {"text/plain": "1"}} for n in glue_names}))
+    without = slides.build_decks(executed, html, [docname])[0].read_text()
+    with_cache = slides.build_decks(executed, html, [docname], cache=cache)[0].read_text()
+    assert 'src="data:image/png' not in without
+    assert with_cache.count('src="data:image/png') == len(figure_cells) >= 3

@@ -293,11 +293,34 @@ def _exporter(static: str):
     return SlidesExporter(config=config)
 
 
-def build_decks(executed: Path, html: Path, docnames: list[str], solutions: bool = True
-                ) -> list[Path]:
+def _executed_notebook(docname: str, executed: Path, cache: Path | None):
+    """The chapter's notebook with the outputs of the book's execution, or None.
+
+    With the build's jupyter-cache, its outputs are merged into the source notebook: a build
+    that found a chapter in the cache writes ``jupyter_execute/<chapter>.ipynb`` without them.
+    Without a cache (tools/preview_deck.py), the executed notebook is read as it is.
+    """
+    import nbformat
+
+    if cache is not None and cache.is_dir() and (ROOT / f"{docname}.ipynb").exists():
+        from jupyter_cache import get_cache
+
+        try:
+            _, notebook = get_cache(str(cache)).merge_match_into_notebook(
+                nbformat.read(ROOT / f"{docname}.ipynb", as_version=4))
+            return notebook
+        except KeyError:  # not in the cache: fall back to the executed copy
+            pass
+    path = executed / f"{docname}.ipynb"
+    return nbformat.read(path, as_version=4) if path.exists() else None
+
+
+def build_decks(executed: Path, html: Path, docnames: list[str], solutions: bool = True,
+                cache: Path | None = None) -> list[Path]:
     """Write the deck of every chapter in ``docnames`` that has deck cells into ``html/slides``.
 
-    ``executed`` is the book build's ``jupyter_execute`` folder. Returns the decks written.
+    ``executed`` is the book build's ``jupyter_execute`` folder (its glued values, and the
+    outputs where ``cache``, the build's jupyter-cache, has none). Returns the decks written.
     """
     import nbformat
 
@@ -307,11 +330,8 @@ def build_decks(executed: Path, html: Path, docnames: list[str], solutions: bool
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for docname in docnames:
-        path = executed / f"{docname}.ipynb"
-        if not path.exists():
-            continue
-        notebook = nbformat.read(path, as_version=4)
-        if not has_deck(notebook):
+        notebook = _executed_notebook(docname, executed, cache)
+        if notebook is None or not has_deck(notebook):
             continue
         glue_file = executed / f"{docname}.glue.json"
         glued = {}
@@ -386,8 +406,10 @@ def decks_after_build(app, exception):
         return
     docnames = sorted(d for d in app.env.found_docs
                       if Path(app.env.doc2path(d)).suffix == ".ipynb")
-    written = build_decks(Path(app.outdir).parent / "jupyter_execute", Path(app.outdir),
-                          docnames, solutions=_solutions())
+    build = Path(app.outdir).parent
+    cache = Path(getattr(app.config, "nb_execution_cache_path", "") or build / ".jupyter_cache")
+    written = build_decks(build / "jupyter_execute", Path(app.outdir), docnames,
+                          solutions=_solutions(), cache=cache)
     from sphinx.util import logging
 
     logging.getLogger(__name__).info(f"wrote {len(written)} slide decks into {app.outdir}/slides")
@@ -415,7 +437,8 @@ def main(argv: list[str] | None = None) -> int:
                      "html/): build the book first (jupyter-book build .)")
     docnames = sorted(str(p.relative_to(executed).with_suffix("")).replace("\\", "/")
                       for p in executed.rglob("*.ipynb"))
-    written = build_decks(executed, html, docnames, solutions=_solutions())
+    written = build_decks(executed, html, docnames, solutions=_solutions(),
+                          cache=build / ".jupyter_cache")
     print(f"wrote {len(written)} decks into {html / 'slides'}")
     return 0
 
